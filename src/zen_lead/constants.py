@@ -1,0 +1,35 @@
+"""One source of truth for every name zen-lead writes or reads on objects."""
+
+from __future__ import annotations
+
+PREFIX = "zen-lead.io"
+
+# ---- annotations on the source Service (the user's configuration) ----------------------------------
+ANNOTATION_ENABLED = f"{PREFIX}/enabled"
+ANNOTATION_LEADER_SERVICE_NAME = f"{PREFIX}/leader-service-name"
+ANNOTATION_STICKY = f"{PREFIX}/sticky"
+ANNOTATION_MIN_READY_DURATION = f"{PREFIX}/min-ready-duration"
+ANNOTATION_EXPOSE = f"{PREFIX}/leader-service-type"
+
+# ---- what zen-lead writes on the objects it owns ---------------------------------------------------
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGED_BY_VALUE = "zen-lead"
+LABEL_SOURCE_SERVICE = f"{PREFIX}/source-service"
+ANNOTATION_LEADER_POD = f"{PREFIX}/leader-pod"
+ANNOTATION_LEADER_POD_UID = f"{PREFIX}/leader-pod-uid"
+ANNOTATION_LEADER_SINCE = f"{PREFIX}/leader-since"
+ANNOTATION_SOURCE_UID = f"{PREFIX}/source-uid"
+
+# EndpointSlice labels (discovery.k8s.io/v1)
+LABEL_SERVICE_NAME = "kubernetes.io/service-name"
+LABEL_ENDPOINTSLICE_MANAGED_BY = "endpointslice.kubernetes.io/managed-by"
+ENDPOINTSLICE_MANAGED_BY_VALUE = "endpointslice.zen-lead.io"
+LABEL_ADDRESS_FAMILY = f"{PREFIX}/address-type"
+
+# ---- API identity ---------------------------------------------------------------------------------
+FIELD_MANAGER = "zen-lead"
+EVENT_SOURCE_COMPONENT = "zen-lead"
+LEADER_SERVICE_SUFFIX = "-leader"
+
+# Well-known labels read from nodes
+ZONE_LABEL = "topology.kubernetes.io/zone"

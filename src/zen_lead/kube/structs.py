@@ -1,0 +1,179 @@
+"""Slim, typed views of the objects zen-lead caches, decoded straight from JSON with msgspec.
+
+Only the fields a decision needs are declared; msgspec skips every other field while decoding, so a
+10,000-pod list decodes ~20x faster than full models and the cache holds a fraction of the memory.
+``gc=False`` keeps these (acyclic) structs out of the garbage collector's scans. The same structs are the
+input of the pure decision functions, so the functional core never sees a client object.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+_OPTIONS = {"rename": "camel", "omit_defaults": True, "gc": False, "frozen": True}
+
+
+class OwnerReference(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+    api_version: str = ""
+    kind: str = ""
+    name: str = ""
+    uid: str = ""
+    controller: bool | None = None
+
+
+class ObjectMeta(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+    name: str = ""
+    namespace: str = ""
+    uid: str = ""
+    resource_version: str = ""
+    generation: int = 0
+    creation_timestamp: str | None = None
+    deletion_timestamp: str | None = None
+    labels: dict[str, str] = {}
+    annotations: dict[str, str] = {}
+    owner_references: tuple[OwnerReference, ...] = ()
+
+
+# ---- Pod -----------------------------------------------------------------------------------------
+class ContainerPort(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+    container_port: int = 0
+    name: str | None = None
+    protocol: str = "TCP"
+
+
+class Container(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+    name: str = ""
+    ports: tuple[ContainerPort, ...] = ()
+
+
+class PodSpec(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+    node_name: str | None = None
+    hostname: str | None = None
+    subdomain: str | None = None
+    containers: tuple[Container, ...] = ()
+    init_containers: tuple[Container, ...] = ()
+
+
+class PodCondition(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+    type: str = ""
+    status: str = ""
+    last_transition_time: str | None = None
+
+
+class PodIP(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+    ip: str = ""
+
+
+class PodStatus(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+    phase: str | None = None
+    pod_ip: str | None = None
+    pod_i_ps: tuple[PodIP, ...] = msgspec.field(default=(), name="podIPs")
+    conditions: tuple[PodCondition, ...] = ()
+
+
+class Pod(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+    metadata: ObjectMeta = ObjectMeta()
+    spec: PodSpec = PodSpec()
+    status: PodStatus = PodStatus()
+
+
+# ---- Service -------------------------------------------------------------------------------------
+class ServicePort(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+    port: int = 0
+    name: str | None = None
+    protocol: str = "TCP"
+    app_protocol: str | None = None
+    target_port: int | str | None = None
+    node_port: int | None = None
+
+
+class ServiceSpec(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+    selector: dict[str, str] | None = None
+    ports: tuple[ServicePort, ...] = ()
+    type: str = "ClusterIP"
+    cluster_ip: str | None = msgspec.field(default=None, name="clusterIP")
+    cluster_i_ps: tuple[str, ...] = msgspec.field(default=(), name="clusterIPs")
+    ip_families: tuple[str, ...] = ()
+    ip_family_policy: str | None = None
+    session_affinity: str | None = None
+    publish_not_ready_addresses: bool | None = None
+    internal_traffic_policy: str | None = None
+    external_traffic_policy: str | None = None
+
+
+class Service(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+    metadata: ObjectMeta = ObjectMeta()
+    spec: ServiceSpec = ServiceSpec()
+
+
+# ---- EndpointSlice -------------------------------------------------------------------------------
+class EndpointConditions(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+    ready: bool | None = None
+    serving: bool | None = None
+    terminating: bool | None = None
+
+
+class ObjectReference(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+    kind: str = ""
+    namespace: str = ""
+    name: str = ""
+    uid: str = ""
+
+
+class Endpoint(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+    addresses: tuple[str, ...] = ()
+    conditions: EndpointConditions = EndpointConditions()
+    node_name: str | None = None
+    zone: str | None = None
+    target_ref: ObjectReference | None = None
+
+
+class EndpointPort(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+    name: str | None = None
+    port: int | None = None
+    protocol: str | None = None
+    app_protocol: str | None = None
+
+
+class EndpointSlice(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+    metadata: ObjectMeta = ObjectMeta()
+    address_type: str = "IPv4"
+    endpoints: tuple[Endpoint, ...] = ()
+    ports: tuple[EndpointPort, ...] = ()
+
+
+# ---- Node ----------------------------------------------------------------------------------------
+class NodeMeta(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+    name: str = ""
+    resource_version: str = ""
+    labels: dict[str, str] = {}
+
+
+class Node(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+    metadata: NodeMeta = NodeMeta()
+
+
+# ---- Lease ---------------------------------------------------------------------------------------
+class LeaseSpec(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+    holder_identity: str | None = None
+    lease_duration_seconds: int | None = None
+    acquire_time: str | None = None
+    renew_time: str | None = None
+    lease_transitions: int | None = None
+
+
+class Lease(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+    metadata: ObjectMeta = ObjectMeta()
+    spec: LeaseSpec = LeaseSpec()
+
+
+# ---- watch / list envelopes ----------------------------------------------------------------------
+class ListMeta(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+    resource_version: str = ""
+    continue_: str | None = msgspec.field(default=None, name="continue")
+
+
+class Status(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+    code: int = 0
+    reason: str = ""
+    message: str = ""
