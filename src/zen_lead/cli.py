@@ -70,3 +70,198 @@ def env(name: str) -> None:
     """Print shell exports for the cluster (eval "$(zen-lead cluster env)")."""
     for line in LocalCluster(name).env():
         click.echo(line)
+
+
+@cluster.command()
+def build() -> None:
+    """Build the control-plane binaries (first run only; later runs find them in the cache)."""
+    from zen_lead.localcluster.build import ensure_binaries
+
+    try:
+        binaries = ensure_binaries()
+    except ClusterError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Kubernetes {binaries.kubernetes_version}: {binaries.kube}")
+    click.echo(f"kwok: {binaries.kwok}")
+
+
+def _env(name: str) -> str:
+    return f"ZEN_LEAD_{name.upper().replace('-', '_')}"
+
+
+@main.command()
+@click.option(
+    "--kubeconfig",
+    envvar="KUBECONFIG",
+    default=None,
+    help="Path to a kubeconfig (default: in-cluster config, then ~/.kube/config).",
+)
+@click.option(
+    "--namespace",
+    "namespaces",
+    multiple=True,
+    envvar=_env("namespace"),
+    help="Namespace to manage (repeatable). Default: the pod's own namespace.",
+)
+@click.option(
+    "--all-namespaces",
+    is_flag=True,
+    envvar=_env("all-namespaces"),
+    help="Manage Services in every namespace (needs cluster-wide RBAC).",
+)
+@click.option(
+    "--metrics-bind-address",
+    default=":8080",
+    show_default=True,
+    envvar=_env("metrics-bind-address"),
+    help="Address for /metrics; 0 disables.",
+)
+@click.option(
+    "--health-probe-bind-address",
+    default=":8081",
+    show_default=True,
+    envvar=_env("health-probe-bind-address"),
+    help="Address for /healthz and /readyz; 0 disables.",
+)
+@click.option(
+    "--leader-elect/--no-leader-elect",
+    default=True,
+    show_default=True,
+    envvar=_env("leader-elect"),
+    help="Run writers only while holding the manager Lease (always on in production).",
+)
+@click.option(
+    "--leader-election-id",
+    default="zen-lead-manager",
+    show_default=True,
+    envvar=_env("leader-election-id"),
+    help="Name of the manager Lease.",
+)
+@click.option(
+    "--leader-election-namespace",
+    default=None,
+    envvar=_env("leader-election-namespace"),
+    help="Namespace of the manager Lease. Default: the first managed namespace.",
+)
+@click.option(
+    "--lease-duration",
+    default=15.0,
+    show_default=True,
+    envvar=_env("lease-duration"),
+    help="Seconds a standby waits before taking over an unrenewed Lease.",
+)
+@click.option(
+    "--renew-deadline",
+    default=10.0,
+    show_default=True,
+    envvar=_env("renew-deadline"),
+    help="Seconds the leader keeps trying to renew before it steps down.",
+)
+@click.option(
+    "--retry-period",
+    default=2.0,
+    show_default=True,
+    envvar=_env("retry-period"),
+    help="Seconds between acquire/renew attempts.",
+)
+@click.option(
+    "--qps",
+    default=None,
+    type=float,
+    envvar=_env("qps"),
+    help="Client-side sustained request rate to the apiserver (0 = unlimited). Default: 500.",
+)
+@click.option(
+    "--burst", default=None, type=int, envvar=_env("burst"), help="Client-side burst. Default: 1000."
+)
+@click.option(
+    "--workers",
+    default=None,
+    type=int,
+    envvar=_env("workers"),
+    help="Concurrent reconciles (writes in flight). Default: 64.",
+)
+@click.option(
+    "--node-zones/--no-node-zones",
+    default=True,
+    show_default=True,
+    envvar=_env("node-zones"),
+    help="Read Nodes to fill each endpoint's zone (needs get/list/watch on nodes).",
+)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    envvar=_env("log-level"),
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+@click.option(
+    "--log-format",
+    default="json",
+    show_default=True,
+    envvar=_env("log-format"),
+    type=click.Choice(["json", "text"]),
+)
+@click.option(
+    "--identity",
+    default=None,
+    envvar=_env("identity"),
+    help="Identity in the manager Lease. Default: pod name plus a random suffix.",
+)
+def run(
+    kubeconfig: str | None,
+    namespaces: tuple[str, ...],
+    all_namespaces: bool,
+    metrics_bind_address: str,
+    health_probe_bind_address: str,
+    leader_elect: bool,
+    leader_election_id: str,
+    leader_election_namespace: str | None,
+    lease_duration: float,
+    renew_deadline: float,
+    retry_period: float,
+    qps: float | None,
+    burst: int | None,
+    workers: int | None,
+    node_zones: bool,
+    log_level: str,
+    log_format: str,
+    identity: str | None,
+) -> None:
+    """Run the controller (the Service director) with its own leader election."""
+    import asyncio
+
+    from zen_lead.kube.config import load_config
+    from zen_lead.manager import options as defaults
+    from zen_lead.manager.run import run_manager
+
+    if all_namespaces and namespaces:
+        raise click.UsageError("--all-namespaces and --namespace exclude each other")
+    scope: list[str] | None
+    if all_namespaces:
+        scope = None
+    else:
+        scope = list(namespaces) or [
+            defaults.own_namespace() or load_config(kubeconfig).namespace or "default"
+        ]
+    options = defaults.ManagerOptions(
+        kubeconfig=kubeconfig,
+        namespaces=scope,
+        metrics_bind_address=metrics_bind_address,
+        health_probe_bind_address=health_probe_bind_address,
+        leader_elect=leader_elect,
+        leader_election_id=leader_election_id,
+        leader_election_namespace=leader_election_namespace
+        or (scope[0] if scope else defaults.own_namespace() or "default"),
+        lease_duration=lease_duration,
+        renew_deadline=renew_deadline,
+        retry_period=retry_period,
+        qps=defaults.DEFAULT_QPS if qps is None else qps,
+        burst=burst or defaults.DEFAULT_BURST,
+        workers=workers or defaults.DEFAULT_WORKERS,
+        node_zones=node_zones,
+        log_level=log_level,
+        log_format=log_format,
+        identity=identity or defaults.default_identity(),
+    )
+    asyncio.run(run_manager(options))

@@ -19,14 +19,18 @@ def load_config(
     kubeconfig: str | os.PathLike[str] | None = None, *, context: str | None = None
 ) -> SingleConfig:
     """Explicit path, else ``KUBECONFIG``, else in-cluster service account, else ``~/.kube/config``."""
-    if kubeconfig is not None:
-        return KubeConfig.from_file(str(kubeconfig)).get(context_name=context)
     env = os.environ.get("KUBECONFIG")
-    if env:
-        return KubeConfig.from_file(env.split(os.pathsep)[0]).get(context_name=context)
-    if Path("/var/run/secrets/kubernetes.io/serviceaccount/token").exists():
-        return KubeConfig.from_service_account().get()
-    return KubeConfig.from_file(Path.home() / ".kube" / "config").get(context_name=context)
+    if kubeconfig is not None:
+        config = KubeConfig.from_file(str(kubeconfig)).get(context_name=context)
+    elif env:
+        config = KubeConfig.from_file(env.split(os.pathsep)[0]).get(context_name=context)
+    elif Path("/var/run/secrets/kubernetes.io/serviceaccount/token").exists():
+        config = KubeConfig.from_service_account().get()
+    else:
+        config = KubeConfig.from_file(Path.home() / ".kube" / "config").get(context_name=context)
+    if config is None:
+        raise ValueError("the kubeconfig has no usable context")
+    return config
 
 
 def sync_client(

@@ -13,7 +13,7 @@ import msgspec
 _OPTIONS = {"rename": "camel", "omit_defaults": True, "gc": False, "frozen": True}
 
 
-class OwnerReference(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+class OwnerReference(msgspec.Struct, **_OPTIONS):
     api_version: str = ""
     kind: str = ""
     name: str = ""
@@ -21,7 +21,7 @@ class OwnerReference(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
     controller: bool | None = None
 
 
-class ObjectMeta(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+class ObjectMeta(msgspec.Struct, **_OPTIONS):
     name: str = ""
     namespace: str = ""
     uid: str = ""
@@ -35,18 +35,18 @@ class ObjectMeta(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
 
 
 # ---- Pod -----------------------------------------------------------------------------------------
-class ContainerPort(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+class ContainerPort(msgspec.Struct, **_OPTIONS):
     container_port: int = 0
     name: str | None = None
     protocol: str = "TCP"
 
 
-class Container(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+class Container(msgspec.Struct, **_OPTIONS):
     name: str = ""
     ports: tuple[ContainerPort, ...] = ()
 
 
-class PodSpec(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+class PodSpec(msgspec.Struct, **_OPTIONS):
     node_name: str | None = None
     hostname: str | None = None
     subdomain: str | None = None
@@ -54,31 +54,31 @@ class PodSpec(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
     init_containers: tuple[Container, ...] = ()
 
 
-class PodCondition(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+class PodCondition(msgspec.Struct, **_OPTIONS):
     type: str = ""
     status: str = ""
     last_transition_time: str | None = None
 
 
-class PodIP(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+class PodIP(msgspec.Struct, **_OPTIONS):
     ip: str = ""
 
 
-class PodStatus(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+class PodStatus(msgspec.Struct, **_OPTIONS):
     phase: str | None = None
-    pod_ip: str | None = None
+    pod_ip: str | None = msgspec.field(default=None, name="podIP")
     pod_i_ps: tuple[PodIP, ...] = msgspec.field(default=(), name="podIPs")
     conditions: tuple[PodCondition, ...] = ()
 
 
-class Pod(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+class Pod(msgspec.Struct, **_OPTIONS):
     metadata: ObjectMeta = ObjectMeta()
     spec: PodSpec = PodSpec()
     status: PodStatus = PodStatus()
 
 
 # ---- Service -------------------------------------------------------------------------------------
-class ServicePort(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+class ServicePort(msgspec.Struct, **_OPTIONS):
     port: int = 0
     name: str | None = None
     protocol: str = "TCP"
@@ -87,7 +87,7 @@ class ServicePort(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
     node_port: int | None = None
 
 
-class ServiceSpec(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+class ServiceSpec(msgspec.Struct, **_OPTIONS):
     selector: dict[str, str] | None = None
     ports: tuple[ServicePort, ...] = ()
     type: str = "ClusterIP"
@@ -101,26 +101,26 @@ class ServiceSpec(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
     external_traffic_policy: str | None = None
 
 
-class Service(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+class Service(msgspec.Struct, **_OPTIONS):
     metadata: ObjectMeta = ObjectMeta()
     spec: ServiceSpec = ServiceSpec()
 
 
 # ---- EndpointSlice -------------------------------------------------------------------------------
-class EndpointConditions(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+class EndpointConditions(msgspec.Struct, **_OPTIONS):
     ready: bool | None = None
     serving: bool | None = None
     terminating: bool | None = None
 
 
-class ObjectReference(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+class ObjectReference(msgspec.Struct, **_OPTIONS):
     kind: str = ""
     namespace: str = ""
     name: str = ""
     uid: str = ""
 
 
-class Endpoint(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+class Endpoint(msgspec.Struct, **_OPTIONS):
     addresses: tuple[str, ...] = ()
     conditions: EndpointConditions = EndpointConditions()
     node_name: str | None = None
@@ -128,33 +128,35 @@ class Endpoint(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
     target_ref: ObjectReference | None = None
 
 
-class EndpointPort(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+class EndpointPort(msgspec.Struct, **_OPTIONS):
     name: str | None = None
     port: int | None = None
     protocol: str | None = None
     app_protocol: str | None = None
 
 
-class EndpointSlice(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+class EndpointSlice(msgspec.Struct, **_OPTIONS):
     metadata: ObjectMeta = ObjectMeta()
     address_type: str = "IPv4"
-    endpoints: tuple[Endpoint, ...] = ()
-    ports: tuple[EndpointPort, ...] = ()
+    # The apiserver serialises empty ``endpoints`` and ``ports`` as ``null`` (neither is omitempty).
+    endpoints: tuple[Endpoint, ...] | None = ()
+    ports: tuple[EndpointPort, ...] | None = ()
 
 
 # ---- Node ----------------------------------------------------------------------------------------
-class NodeMeta(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+class NodeMeta(msgspec.Struct, **_OPTIONS):
     name: str = ""
+    namespace: str = ""
     resource_version: str = ""
     labels: dict[str, str] = {}
 
 
-class Node(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+class Node(msgspec.Struct, **_OPTIONS):
     metadata: NodeMeta = NodeMeta()
 
 
 # ---- Lease ---------------------------------------------------------------------------------------
-class LeaseSpec(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+class LeaseSpec(msgspec.Struct, **_OPTIONS):
     holder_identity: str | None = None
     lease_duration_seconds: int | None = None
     acquire_time: str | None = None
@@ -162,18 +164,18 @@ class LeaseSpec(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
     lease_transitions: int | None = None
 
 
-class Lease(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+class Lease(msgspec.Struct, **_OPTIONS):
     metadata: ObjectMeta = ObjectMeta()
     spec: LeaseSpec = LeaseSpec()
 
 
 # ---- watch / list envelopes ----------------------------------------------------------------------
-class ListMeta(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+class ListMeta(msgspec.Struct, **_OPTIONS):
     resource_version: str = ""
     continue_: str | None = msgspec.field(default=None, name="continue")
 
 
-class Status(msgspec.Struct, **_OPTIONS):  # type: ignore[call-arg]
+class Status(msgspec.Struct, **_OPTIONS):
     code: int = 0
     reason: str = ""
     message: str = ""

@@ -6,6 +6,7 @@ parent that takes them down with it, even when it is killed. ``cluster`` is the 
 CLI, the demo, the test fixtures and the benchmarks: ``up``, ``down``, ``status``.
 """
 
-from zen_lead.localcluster.cluster import ClusterError, ClusterInfo, LocalCluster
+from zen_lead.localcluster.cluster import ClusterInfo, LocalCluster
+from zen_lead.localcluster.errors import ClusterError
 
 __all__ = ["ClusterError", "ClusterInfo", "LocalCluster"]

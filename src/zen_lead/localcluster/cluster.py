@@ -8,6 +8,7 @@ ServiceAccount are ready, and writes a kubeconfig. A running cluster of the same
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -286,7 +287,7 @@ class LocalCluster:
         status = read_status(self.state) or {}
         supervisor = status.get("supervisor_pid")
         pids = [pid for pid in (status.get("pids") or {}).values() if pid_alive(pid)]
-        if not pid_alive(supervisor):
+        if supervisor is None or not pid_alive(supervisor):
             for pid in pids:  # cannot normally happen (PDEATHSIG), but never leave an orphan
                 _kill(pid, signal.SIGKILL)
             return False
@@ -306,7 +307,5 @@ class LocalCluster:
 
 
 def _kill(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
-    except ProcessLookupError:
-        pass

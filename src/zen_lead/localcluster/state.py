@@ -24,7 +24,8 @@ def save_layout(layout: Layout) -> None:
 def load_layout(state: Path) -> Layout:
     raw = json.loads((state / "layout.json").read_text())
     path_fields = {f.name for f in fields(Layout) if f.type in ("Path", Path)}
-    return Layout(**{key: Path(value) if key in path_fields else value for key, value in raw.items()})
+    values: dict[str, Any] = {key: Path(value) if key in path_fields else value for key, value in raw.items()}
+    return Layout(**values)
 
 
 def write_status(state: Path, status: dict[str, Any]) -> None:

@@ -1,0 +1,248 @@
+"""``Informer``: a cache of one resource kept current by list + watch, with handlers per change.
+
+The loop (one task per informer):
+
+1. **List** in pages of ``page_size`` (``limit``/``continue``), decoding each page straight into slim
+   structs and yielding to the event loop between pages, so a 10,000-pod list never stalls the loop.
+   The result is **diffed** against the cache: objects that vanished produce ``DELETED`` — this is what
+   makes a relist after ``410 Gone`` lose no deletion that happened during the gap.
+2. **Watch** from the list's resourceVersion with bookmarks (they keep the resume point fresh on quiet
+   streams) and a server-side timeout; resume from the last seen resourceVersion when the stream ends.
+3. ``410 Gone`` (as status or as an ``ERROR`` event) -> back to 1. Connection errors -> resume after a
+   jittered exponential backoff. A stream silent for longer than the server timeout plus a margin is
+   dead (the read timeout is the watchdog) and is restarted.
+
+Handlers are synchronous, must be quick, and see the cache already updated. A failing handler is
+logged; it never stops the informer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from enum import Enum
+from typing import Any, Generic, TypeVar
+
+import httpx2
+import msgspec
+
+from zen_lead.kube.client import ApiClient
+from zen_lead.kube.errors import ApiError
+from zen_lead.kube.structs import ListMeta, Status
+from zen_lead.observability.metrics import CACHED_OBJECTS, INFORMER_SYNCED, WATCH_RESTARTS
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class Change(Enum):
+    ADDED = "ADDED"
+    MODIFIED = "MODIFIED"
+    DELETED = "DELETED"
+
+
+Handler = Callable[[Change, Any, Any], None]  # (change, old | None, new | None)
+
+
+class _WatchEvent(msgspec.Struct):
+    type: str
+    object: msgspec.Raw
+
+
+class _Meta(msgspec.Struct, frozen=True):
+    name: str = ""
+    namespace: str = ""
+    resourceVersion: str = ""
+
+
+class _Keyed(msgspec.Struct):
+    metadata: _Meta = _Meta()
+
+
+_event_decoder = msgspec.json.Decoder(_WatchEvent)
+_keyed_decoder = msgspec.json.Decoder(_Keyed)
+_status_decoder = msgspec.json.Decoder(Status)
+
+
+def object_key(namespace: str, name: str) -> str:
+    return f"{namespace}/{name}" if namespace else name
+
+
+class Informer(Generic[T]):
+    def __init__(
+        self,
+        client: ApiClient,
+        *,
+        resource: str,
+        path: str,
+        kind: type[T],
+        label_selector: str | None = None,
+        page_size: int = 500,
+        watch_timeout: int = 300,
+        handlers: list[Handler] | None = None,
+    ) -> None:
+        self.client = client
+        self.resource = resource
+        self.path = path
+        self.kind = kind
+        self.label_selector = label_selector
+        self.page_size = page_size
+        self.watch_timeout = watch_timeout
+        self.handlers: list[Handler] = handlers or []
+        self.cache: dict[str, T] = {}
+        self.synced = asyncio.Event()
+        self.resource_version = ""
+        self._list_decoder = msgspec.json.Decoder(_list_type(kind))
+        self._object_decoder = msgspec.json.Decoder(kind)
+
+    # ---- cache access -------------------------------------------------------------------------
+    def get(self, key: str) -> T | None:
+        return self.cache.get(key)
+
+    def put(self, obj: T) -> None:
+        """Write-through of an object returned by our own write, unless the cache already holds newer.
+
+        The next reconcile then compares against what we wrote, not against a cache that has not yet
+        seen our write's watch event — no duplicate writes in between."""
+        meta: Any = obj.metadata  # type: ignore[attr-defined]
+        key = object_key(meta.namespace, meta.name)
+        current = self.cache.get(key)
+        if current is not None and _newer_or_same(_version_of(current), meta.resource_version):
+            return
+        self.cache[key] = obj
+
+    def forget(self, namespace: str, name: str) -> None:
+        """Drop an object we deleted ourselves (its DELETED event may still come; that is harmless)."""
+        self.cache.pop(object_key(namespace, name), None)
+
+    # ---- the loop -----------------------------------------------------------------------------
+    async def run(self) -> None:
+        backoff = 0.2
+        needs_list = True
+        while True:
+            try:
+                if needs_list:
+                    await self._list()
+                    needs_list = False
+                await self._watch()
+                backoff = 0.2
+            except ApiError as error:
+                if error.gone:
+                    WATCH_RESTARTS.labels(self.resource, "expired").inc()
+                    log.info("watch expired, relisting", extra={"resource": self.resource})
+                    needs_list = True
+                    continue
+                WATCH_RESTARTS.labels(self.resource, f"http_{error.code}").inc()
+                log.warning("list/watch failed", extra={"resource": self.resource, "error": str(error)})
+            except (httpx2.TransportError, httpx2.StreamError, msgspec.DecodeError) as error:
+                reason = "timeout" if isinstance(error, httpx2.ReadTimeout) else "connection"
+                WATCH_RESTARTS.labels(self.resource, reason).inc()
+                log.warning("watch stream broken", extra={"resource": self.resource, "error": repr(error)})
+            await asyncio.sleep(random.uniform(0, backoff))  # full jitter
+            backoff = min(backoff * 2, 30.0)
+
+    async def _list(self) -> None:
+        fresh: dict[str, T] = {}
+        params: dict[str, str] = {"limit": str(self.page_size)}
+        if self.label_selector:
+            params["labelSelector"] = self.label_selector
+        while True:
+            page = self._list_decoder.decode(
+                await self.client.request(
+                    "list", self.path, resource=self.resource, params=params, timeout=60
+                )
+            )
+            for item in page.items:
+                meta = item.metadata
+                fresh[object_key(meta.namespace, meta.name)] = item
+            if not page.metadata.continue_:
+                self.resource_version = page.metadata.resource_version
+                break
+            params["continue"] = page.metadata.continue_
+            await asyncio.sleep(0)
+        old = self.cache
+        self.cache = fresh
+        CACHED_OBJECTS.labels(self.resource).set(len(fresh))
+        for key, obj in old.items():
+            if key not in fresh:
+                self._dispatch(Change.DELETED, obj, None)
+        for count, (key, obj) in enumerate(fresh.items()):
+            previous = old.get(key)
+            if previous is None:
+                self._dispatch(Change.ADDED, None, obj)
+            elif _version_of(previous) != _version_of(obj):
+                self._dispatch(Change.MODIFIED, previous, obj)
+            if count % 500 == 499:
+                await asyncio.sleep(0)
+        self.synced.set()
+        INFORMER_SYNCED.labels(self.resource).set(1)
+
+    async def _watch(self) -> None:
+        params = {
+            "watch": "1",
+            "allowWatchBookmarks": "true",
+            "resourceVersion": self.resource_version,
+            "timeoutSeconds": str(random.randint(self.watch_timeout, self.watch_timeout * 2)),
+        }
+        if self.label_selector:
+            params["labelSelector"] = self.label_selector
+        read_timeout = float(params["timeoutSeconds"]) + 30
+        async with self.client.stream(self.path, params=params, read_timeout=read_timeout) as response:
+            handled = 0
+            async for line in response.aiter_lines():
+                if not line:
+                    continue
+                self._handle_line(line)
+                handled += 1
+                if handled % 100 == 0:
+                    await asyncio.sleep(0)
+
+    def _handle_line(self, line: str) -> None:
+        event = _event_decoder.decode(line)
+        if event.type == "ERROR":
+            status = _status_decoder.decode(event.object)
+            raise ApiError(status.code, status.reason, status.message)
+        meta = _keyed_decoder.decode(event.object).metadata
+        if meta.resourceVersion:
+            self.resource_version = meta.resourceVersion
+        if event.type == "BOOKMARK":
+            return
+        key = object_key(meta.namespace, meta.name)
+        previous = self.cache.get(key)
+        if event.type == "DELETED":
+            self.cache.pop(key, None)
+            self._dispatch(Change.DELETED, previous, None)
+        else:
+            obj = self._object_decoder.decode(event.object)
+            self.cache[key] = obj
+            self._dispatch(Change.ADDED if previous is None else Change.MODIFIED, previous, obj)
+        CACHED_OBJECTS.labels(self.resource).set(len(self.cache))
+
+    def _dispatch(self, change: Change, old: T | None, new: T | None) -> None:
+        for handler in self.handlers:
+            try:
+                handler(change, old, new)
+            except Exception:
+                log.exception("informer handler failed", extra={"resource": self.resource})
+
+
+def _version_of(obj: Any) -> str:
+    return str(obj.metadata.resource_version)
+
+
+def _newer_or_same(current: str, candidate: str) -> bool:
+    """resourceVersions are opaque; etcd's are integers, so compare numerically where both parse."""
+    if current.isdigit() and candidate.isdigit():
+        return int(current) >= int(candidate)
+    return current == candidate
+
+
+def _list_type(kind: type[Any]) -> Any:
+    return msgspec.defstruct(
+        f"{kind.__name__}List",
+        [("metadata", ListMeta, ListMeta()), ("items", list[kind], [])],  # type: ignore[valid-type]
+        rename="camel",
+    )

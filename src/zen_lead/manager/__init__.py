@@ -1,0 +1,1 @@
+"""``zen-lead run``: the controller process — options, HTTP endpoints, HA via the Lease elector."""

@@ -1,0 +1,51 @@
+"""The manager's HTTP endpoints: ``/metrics`` on the metrics address; ``/healthz`` and ``/readyz`` on the
+probe address (both may be one address). ``/readyz`` turns 200 once every informer has synced; it reads
+only local state, so it needs no permission beyond what the controller already has."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+
+def parse_bind_address(address: str) -> tuple[str, int] | None:
+    """``:8080`` -> ("0.0.0.0", 8080); ``127.0.0.1:0`` -> any free port; ``0`` disables."""
+    if address in {"0", ""}:
+        return None
+    host, _, port = address.rpartition(":")
+    return (host.strip("[]") or "0.0.0.0", int(port))
+
+
+async def _metrics(_: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def build_app(*, metrics: bool, probes: bool, ready: Callable[[], bool]) -> web.Application:
+    app = web.Application()
+    if metrics:
+        app.router.add_get("/metrics", _metrics)
+    if probes:
+
+        async def healthz(_: web.Request) -> web.Response:
+            return web.Response(text="ok")
+
+        async def readyz(_: web.Request) -> web.Response:
+            return web.Response(text="ok") if ready() else web.Response(status=503, text="caches not synced")
+
+        app.router.add_get("/healthz", healthz)
+        app.router.add_get("/readyz", readyz)
+    return app
+
+
+async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Start serving; return the runner and the bound port (useful with port 0)."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = port
+    for address in runner.addresses:  # the real port when 0 was asked for
+        bound = int(address[1])
+    return runner, bound

@@ -1,0 +1,53 @@
+"""The manager's options: controller-runtime flag names where they exist, each also settable from an
+environment variable ``ZEN_LEAD_<FLAG>`` (``--qps`` -> ``ZEN_LEAD_QPS``)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+# Client-side limits sized for a node-death burst: ~500 failovers at one write each clear in well under
+# a second on a healthy apiserver (see docs/scale.md). The apiserver's priority-and-fairness still
+# protects it; 429s are honoured with Retry-After.
+DEFAULT_QPS = 500.0
+DEFAULT_BURST = 1000
+DEFAULT_WORKERS = 64
+
+
+@dataclass(frozen=True, slots=True)
+class ManagerOptions:
+    kubeconfig: str | None
+    namespaces: list[str] | None  # None = all namespaces
+    metrics_bind_address: str
+    health_probe_bind_address: str
+    leader_elect: bool
+    leader_election_id: str
+    leader_election_namespace: str
+    lease_duration: float
+    renew_deadline: float
+    retry_period: float
+    qps: float
+    burst: int
+    workers: int
+    node_zones: bool
+    log_level: str
+    log_format: str
+    identity: str
+
+
+def own_namespace() -> str | None:
+    """The pod's namespace (service-account mount or ``POD_NAMESPACE``), None outside a pod."""
+    try:
+        return SERVICE_ACCOUNT_NAMESPACE.read_text().strip()
+    except OSError:
+        return os.environ.get("POD_NAMESPACE")
+
+
+def default_identity() -> str:
+    """Pod name (HOSTNAME) plus a random suffix: never shared by two processes."""
+    return f"{os.environ.get('POD_NAME') or socket.gethostname()}_{secrets.token_hex(4)}"

@@ -1,0 +1,133 @@
+"""``WorkQueue``: the controller's one queue of keys (source Services), level-triggered.
+
+Semantics (the same contract as client-go's workqueue, plus lanes):
+
+- **Deduplicated**: a key is at most once in the queue. Adding a queued key again is a no-op, except
+  that it may **upgrade** its lane: failover work (a leader stopped being eligible) goes before routine
+  work (new Services, metadata, resyncs), and a key queued as routine that becomes urgent moves ahead.
+- **Never processed twice at once**: a key added while a worker holds it is marked dirty and re-queued
+  when the worker calls ``done`` — so no update is lost and no two workers race on one Service.
+- **Delayed adds** (``add_after``) run on the event loop's timer: this is how "becomes eligible at
+  exactly time t" (min-ready-duration) is expressed without polling. The earliest pending time wins.
+- **Retry backoff** per key (``retry``): exponential from ``base_delay`` to ``max_delay``; ``forget``
+  resets it after a success. Nothing is ever dropped.
+- Each key carries the monotonic time of the first event that caused it, so the reconcile can report
+  failover latency from the triggering watch event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from zen_lead.kube.ratelimit import Lane
+from zen_lead.observability.metrics import QUEUE_DEPTH, QUEUE_RETRIES, QUEUE_WAIT
+
+K = TypeVar("K", bound=Hashable)
+
+
+@dataclass(slots=True)
+class Item(Generic[K]):
+    key: K
+    lane: Lane
+    since: float  # monotonic time of the first event behind this item
+
+
+class WorkQueue(Generic[K]):
+    def __init__(self, *, base_delay: float = 0.005, max_delay: float = 60.0) -> None:
+        self._lanes: dict[Lane, deque[K]] = {lane: deque() for lane in Lane}
+        self._queued: dict[K, Item[K]] = {}
+        self._processing: set[K] = set()
+        self._dirty: dict[K, Item[K]] = {}
+        self._timers: dict[K, tuple[float, asyncio.TimerHandle]] = {}
+        self._failures: dict[K, int] = {}
+        self._wakeup = asyncio.Event()
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+
+    def __len__(self) -> int:
+        return len(self._queued)
+
+    def add(self, key: K, lane: Lane = Lane.ROUTINE, *, since: float | None = None) -> None:
+        now = time.monotonic() if since is None else since
+        if key in self._processing:
+            dirty = self._dirty.get(key)
+            if dirty is None:
+                self._dirty[key] = Item(key, lane, now)
+            else:
+                dirty.lane = min(dirty.lane, lane)
+                dirty.since = min(dirty.since, now)
+            return
+        queued = self._queued.get(key)
+        if queued is not None:
+            queued.since = min(queued.since, now)
+            if lane < queued.lane:
+                self._lanes[queued.lane].remove(key)
+                queued.lane = lane
+                self._lanes[lane].append(key)
+                self._metrics()
+            return
+        self._queued[key] = Item(key, lane, now)
+        self._lanes[lane].append(key)
+        self._metrics()
+        self._wakeup.set()
+
+    def add_after(self, key: K, delay: float, lane: Lane = Lane.ROUTINE) -> None:
+        if delay <= 0:
+            self.add(key, lane)
+            return
+        loop = asyncio.get_running_loop()
+        when = loop.time() + delay
+        pending = self._timers.get(key)
+        if pending is not None:
+            if pending[0] <= when:
+                return
+            pending[1].cancel()
+        handle = loop.call_at(when, self._fire, key, lane)
+        self._timers[key] = (when, handle)
+
+    def _fire(self, key: K, lane: Lane) -> None:
+        self._timers.pop(key, None)
+        self.add(key, lane)
+
+    def retry(self, key: K) -> None:
+        failures = self._failures.get(key, 0)
+        self._failures[key] = failures + 1
+        QUEUE_RETRIES.inc()
+        self.add_after(key, min(self.max_delay, self.base_delay * (2**failures)))
+
+    def forget(self, key: K) -> None:
+        self._failures.pop(key, None)
+
+    def cancel_delayed(self, key: K) -> None:
+        pending = self._timers.pop(key, None)
+        if pending is not None:
+            pending[1].cancel()
+
+    async def get(self) -> Item[K]:
+        while True:
+            for lane in Lane:
+                keys = self._lanes[lane]
+                if keys:
+                    key = keys.popleft()
+                    item = self._queued.pop(key)
+                    self._processing.add(key)
+                    QUEUE_WAIT.labels(lane.name.lower()).observe(time.monotonic() - item.since)
+                    self._metrics()
+                    return item
+            self._wakeup.clear()
+            await self._wakeup.wait()
+
+    def done(self, key: K) -> None:
+        self._processing.discard(key)
+        dirty = self._dirty.pop(key, None)
+        if dirty is not None:
+            self.add(dirty.key, dirty.lane, since=dirty.since)
+
+    def _metrics(self) -> None:
+        for lane, keys in self._lanes.items():
+            QUEUE_DEPTH.labels(lane.name.lower()).set(len(keys))

@@ -1,0 +1,144 @@
+"""Run the real controller (``zen-lead run``) as a subprocess, as it runs in production."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.support.wait import eventually
+
+
+class ControllerDied(RuntimeError):
+    """The controller process exited while a test expected it to run."""
+
+
+class ControllerProcess:
+    def __init__(
+        self,
+        *,
+        kubeconfig: Path,
+        namespace: str,
+        log_dir: Path,
+        extra: list[str] | None = None,
+        name: str = "controller",
+    ) -> None:
+        self.log_path = log_dir / f"{name}.log"
+        self.argv = [
+            sys.executable,
+            "-m",
+            "zen_lead",
+            "run",
+            "--kubeconfig",
+            str(kubeconfig),
+            "--namespace",
+            namespace,
+            "--metrics-bind-address",
+            "127.0.0.1:0",
+            "--health-probe-bind-address",
+            "127.0.0.1:0",
+            "--log-level",
+            "debug",
+            *(extra or []),
+        ]
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.metrics_port: int | None = None
+        self.probe_port: int | None = None
+        self._offset = 0
+
+    def start(self, *, wait_ready: bool = True) -> ControllerProcess:
+        self._offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
+        self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ})
+        log.close()
+        self.metrics_port = eventually(
+            lambda: self._address("serving metrics"), timeout=30, what="controller metrics address"
+        )
+        self.probe_port = eventually(
+            lambda: self._address("serving probes"), timeout=30, what="controller probe address"
+        )
+        if wait_ready:
+            eventually(self.ready, timeout=60, what="controller /readyz")
+        return self
+
+    def _address(self, message: str) -> int | None:
+        self._check_alive()
+        for record in self.records():
+            if record.get("msg") in (message, "serving metrics and probes"):
+                return int(str(record["address"]).rsplit(":", 1)[1])
+        return None
+
+    def _check_alive(self) -> None:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise ControllerDied(f"controller exited with {self.proc.returncode}:\n{self.tail()}")
+
+    def records(self, *, since_start: bool = True) -> list[dict[str, object]]:
+        """The JSON log records of this run (or of every run of this process object)."""
+        records = []
+        with open(self.log_path, "rb") as log:
+            log.seek(self._offset if since_start else 0)
+            text = log.read().decode(errors="replace")
+        for line in text.splitlines():
+            if line.startswith("{"):
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue
+        return records
+
+    def tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def ready(self) -> bool:
+        self._check_alive()
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.probe_port}/readyz", timeout=2) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as response:
+            return str(response.read().decode())
+
+    def metric(self, name: str, **labels: str) -> float:
+        """Sum of the samples of ``name`` whose labels include ``labels``."""
+        total = 0.0
+        pattern = re.compile(rf"^{re.escape(name)}(?:{{(.*)}})? (\S+)$")
+        for line in self.metrics().splitlines():
+            match = pattern.match(line)
+            if not match:
+                continue
+            found = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1) or ""))
+            if all(found.get(k) == v for k, v in labels.items()):
+                total += float(match.group(2))
+        return total
+
+    def writes(self) -> float:
+        return sum(
+            self.metric("zen_lead_api_requests_total", verb=verb)
+            for verb in ("apply", "create", "delete", "patch", "update")
+        )
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int | None:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+    def __enter__(self) -> ControllerProcess:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+        time.sleep(0)
