@@ -1,0 +1,106 @@
+"""The director's functional core: pure, synchronous, typed decisions for one source Service.
+
+Modules, lower ones first (imports point upwards in this list only): ``timestamps``, ``durations``,
+``addresses``, ``names`` and ``ports`` (leaf helpers); ``config`` (annotations -> ``DirectorConfig``);
+``selection`` (who leads); ``desired`` (the objects to apply); ``drift`` (does observed differ from
+desired?); ``ownership`` (what is ours); ``decision`` (all of it for one reconcile); ``reference``
+(the generated annotation reference). No I/O, no clock: time is always a parameter.
+"""
+
+from zen_lead.director.core.addresses import ip_family, pod_addresses, served_families
+from zen_lead.director.core.config import (
+    ANNOTATIONS,
+    AnnotationSpec,
+    ConfigProblem,
+    DirectorConfig,
+    ParsedConfig,
+    is_headless,
+    is_opted_in,
+    mentions_zen_lead,
+    parse_config,
+)
+from zen_lead.director.core.decision import (
+    EventReason,
+    EventType,
+    LeaderRef,
+    Plan,
+    PlannedEvent,
+    SlicePlan,
+    current_leader,
+    plan_leader,
+    plan_slices,
+    problem_events,
+)
+from zen_lead.director.core.desired import JsonObject, desired_endpoint_slices, desired_leader_service
+from zen_lead.director.core.drift import (
+    service_must_replace,
+    service_needs_update,
+    slice_must_replace,
+    slice_needs_update,
+)
+from zen_lead.director.core.durations import parse_duration
+from zen_lead.director.core.names import endpoint_slice_name, is_dns1035_label, leader_service_name
+from zen_lead.director.core.ownership import is_leader_service, owns_leader_service, owns_slice
+from zen_lead.director.core.ports import PortResolution, ResolvedPort, required_port_names, resolve_ports
+from zen_lead.director.core.selection import (
+    Ineligibility,
+    Selection,
+    SelectionReason,
+    ineligibility,
+    ready_since,
+    select_leader,
+    selects,
+)
+from zen_lead.director.core.timestamps import format_timestamp, parse_timestamp
+
+__all__ = [
+    "ANNOTATIONS",
+    "AnnotationSpec",
+    "ConfigProblem",
+    "DirectorConfig",
+    "EventReason",
+    "EventType",
+    "Ineligibility",
+    "JsonObject",
+    "LeaderRef",
+    "ParsedConfig",
+    "Plan",
+    "PlannedEvent",
+    "PortResolution",
+    "ResolvedPort",
+    "Selection",
+    "SelectionReason",
+    "SlicePlan",
+    "current_leader",
+    "desired_endpoint_slices",
+    "desired_leader_service",
+    "endpoint_slice_name",
+    "format_timestamp",
+    "ineligibility",
+    "ip_family",
+    "is_dns1035_label",
+    "is_headless",
+    "is_leader_service",
+    "is_opted_in",
+    "leader_service_name",
+    "mentions_zen_lead",
+    "owns_leader_service",
+    "owns_slice",
+    "parse_config",
+    "parse_duration",
+    "parse_timestamp",
+    "plan_leader",
+    "plan_slices",
+    "pod_addresses",
+    "problem_events",
+    "ready_since",
+    "required_port_names",
+    "resolve_ports",
+    "select_leader",
+    "selects",
+    "served_families",
+    "service_must_replace",
+    "service_needs_update",
+    "slice_must_replace",
+    "slice_needs_update",
+]

@@ -1,0 +1,125 @@
+"""Kubernetes Events on source Services, recorded off the critical path.
+
+Reconciles call ``record`` (never awaits the API); a background task posts core/v1 Events. Repeats of
+the same (object, type, reason, message) within ten minutes increase ``count`` on the existing Event
+(like client-go's correlator) instead of creating new ones, so a flapping pod cannot flood etcd.
+The queue is bounded: when full, Events are dropped and counted (``zen_lead_events_dropped_total``) —
+routing never waits for bookkeeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from zen_lead.constants import EVENT_SOURCE_COMPONENT
+from zen_lead.kube.client import ApiClient
+from zen_lead.kube.errors import ApiError
+from zen_lead.kube.structs import Service
+from zen_lead.observability.metrics import EVENTS_DROPPED
+
+log = logging.getLogger(__name__)
+AGGREGATION_WINDOW = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class EventNote:
+    namespace: str
+    name: str
+    uid: str
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+
+
+class EventRecorder:
+    def __init__(self, client: ApiClient, *, host: str, max_queued: int = 10_000) -> None:
+        self.client = client
+        self.host = host
+        self._queue: asyncio.Queue[EventNote] = asyncio.Queue(max_queued)
+        self._seen: dict[str, tuple[str, int, float]] = {}  # digest -> (event name, count, first seen)
+
+    def record(self, service: Service, type_: str, reason: str, message: str) -> None:
+        meta = service.metadata
+        note = EventNote(meta.namespace, meta.name, meta.uid, type_, reason, message)
+        log.log(
+            logging.WARNING if type_ == "Warning" else logging.INFO,
+            message,
+            extra={"namespace": meta.namespace, "service": meta.name, "reason": reason},
+        )
+        try:
+            self._queue.put_nowait(note)
+        except asyncio.QueueFull:
+            EVENTS_DROPPED.inc()
+
+    async def run(self) -> None:
+        while True:
+            note = await self._queue.get()
+            try:
+                await self._post(note)
+            except (ApiError, OSError) as error:
+                EVENTS_DROPPED.inc()
+                log.warning("could not record event", extra={"reason": note.reason, "error": str(error)})
+
+    async def _post(self, note: EventNote) -> None:
+        digest = hashlib.sha256(f"{note.uid}|{note.type}|{note.reason}|{note.message}".encode()).hexdigest()[
+            :16
+        ]
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        path = f"/api/v1/namespaces/{note.namespace}/events"
+        seen = self._seen.get(digest)
+        if seen is not None and time.monotonic() - seen[2] < AGGREGATION_WINDOW:
+            name, count, first = seen
+            self._seen[digest] = (name, count + 1, first)
+            patch = {"count": count + 1, "lastTimestamp": now}
+            try:
+                await self.client.request(
+                    "patch",
+                    f"{path}/{name}",
+                    resource="events",
+                    body=_json(patch),
+                    content_type="application/merge-patch+json",
+                )
+                return
+            except ApiError as error:
+                if not error.not_found:
+                    raise
+        name = f"{note.name}.{digest}.{int(time.time() * 1000):x}"
+        self._seen[digest] = (name, 1, time.monotonic())
+        if len(self._seen) > 50_000:
+            self._seen.clear()
+        await self.client.create(
+            path,
+            {
+                "apiVersion": "v1",
+                "kind": "Event",
+                "metadata": {"name": name, "namespace": note.namespace},
+                "involvedObject": {
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    "namespace": note.namespace,
+                    "name": note.name,
+                    "uid": note.uid,
+                },
+                "type": note.type,
+                "reason": note.reason,
+                "message": note.message[:1024],
+                "source": {"component": EVENT_SOURCE_COMPONENT, "host": self.host},
+                "reportingComponent": EVENT_SOURCE_COMPONENT,
+                "reportingInstance": self.host,
+                "firstTimestamp": now,
+                "lastTimestamp": now,
+                "count": 1,
+            },
+            resource="events",
+        )
+
+
+def _json(data: object) -> bytes:
+    import msgspec
+
+    return msgspec.json.encode(data)

@@ -1,0 +1,93 @@
+"""Fixtures for director tests: a controller per test, scoped to the test's own namespace."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from lightkube import Client
+from lightkube.resources.core_v1 import Event, Pod
+from lightkube.resources.discovery_v1 import EndpointSlice
+
+from tests.support.controller import ControllerProcess
+from tests.support.wait import eventually
+from tests.support.workload import pod_ready
+from zen_lead.localcluster import ClusterInfo
+
+ENABLED = {"zen-lead.io/enabled": "true"}
+
+
+@pytest.fixture
+def controller(
+    cluster: ClusterInfo, namespace: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[ControllerProcess]:
+    process = ControllerProcess(
+        kubeconfig=cluster.kubeconfig, namespace=namespace, log_dir=tmp_path, extra=["--no-leader-elect"]
+    )
+    process.start()
+    yield process
+    process.stop()
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        print(f"--- controller log ({process.log_path}) ---\n{process.tail(80)}")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    report = yield
+    if report.when == "call":  # type: ignore[attr-defined]
+        item.rep_call = report  # type: ignore[attr-defined]
+    return report
+
+
+def leader_slices(kube: Client, namespace: str, leader_service: str) -> list[EndpointSlice]:
+    return list(
+        kube.list(EndpointSlice, namespace=namespace, labels={"kubernetes.io/service-name": leader_service})
+    )
+
+
+def leader_endpoints(kube: Client, namespace: str, leader_service: str) -> list[tuple[str, str]]:
+    """(pod name, address) of every endpoint in the leader Service's slices."""
+    return [
+        (ep.targetRef.name, address)
+        for s in leader_slices(kube, namespace, leader_service)
+        for ep in (s.endpoints or [])
+        for address in ep.addresses
+    ]
+
+
+def wait_leader(
+    kube: Client, namespace: str, leader_service: str, *, not_in: set[str] | None = None, timeout: float = 20
+) -> str:
+    """Wait until the leader slices route to exactly one pod (not in ``not_in``); return its name."""
+
+    def check() -> str | None:
+        names = {name for name, _ in leader_endpoints(kube, namespace, leader_service)}
+        if len(names) == 1 and not (names & (not_in or set())):
+            return names.pop()
+        return None
+
+    return eventually(check, timeout=timeout, what=f"one leader for {leader_service} (not {not_in})")
+
+
+def ready_pods(kube: Client, namespace: str, selector: dict[str, str]) -> list[Pod]:
+    return [
+        p
+        for p in kube.list(Pod, namespace=namespace, labels=selector)
+        if p.status.phase == "Running"
+        and pod_ready(p)
+        and p.status.podIP
+        and not p.metadata.deletionTimestamp
+    ]
+
+
+def events(
+    kube: Client, namespace: str, reason: str | None = None, involved: str | None = None
+) -> list[Event]:
+    found = list(kube.list(Event, namespace=namespace))
+    return [
+        e
+        for e in found
+        if (reason is None or e.reason == reason) and (involved is None or e.involvedObject.name == involved)
+    ]

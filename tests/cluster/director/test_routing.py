@@ -1,0 +1,137 @@
+"""Routing: the leader Service and its EndpointSlice point at exactly one eligible pod, and move."""
+
+from __future__ import annotations
+
+import pytest
+from lightkube import Client
+from lightkube.resources.core_v1 import Pod, Service
+
+from tests.cluster.director.conftest import (
+    ENABLED,
+    events,
+    leader_endpoints,
+    leader_slices,
+    ready_pods,
+    wait_leader,
+)
+from tests.support.controller import ControllerProcess
+from tests.support.wait import eventually
+from tests.support.workload import deployment, service, set_pod_ready
+
+pytestmark = pytest.mark.cluster
+
+
+def workload(
+    kube: Client,
+    namespace: str,
+    name: str = "db",
+    replicas: int = 3,
+    annotations: dict[str, str] | None = None,
+) -> list[Pod]:
+    kube.create(deployment(name, namespace, replicas=replicas))
+    kube.create(
+        service(name, namespace, selector={"app": name}, annotations={**ENABLED, **(annotations or {})})
+    )
+    return eventually(
+        lambda: (p := ready_pods(kube, namespace, {"app": name})) and len(p) == replicas and p,
+        what=f"{replicas} ready pods",
+    )
+
+
+def test_leader_service_and_slice_are_created(
+    kube: Client, namespace: str, controller: ControllerProcess
+) -> None:
+    pods = workload(kube, namespace)
+    leader = wait_leader(kube, namespace, "db-leader")
+    source = kube.get(Service, "db", namespace=namespace)
+    leader_svc = kube.get(Service, "db-leader", namespace=namespace)
+    assert leader_svc.spec.selector is None
+    assert leader_svc.metadata.labels["app.kubernetes.io/managed-by"] == "zen-lead"
+    assert leader_svc.metadata.labels["zen-lead.io/source-service"] == "db"
+    [owner] = leader_svc.metadata.ownerReferences
+    assert (owner.kind, owner.name, owner.uid, owner.controller) == (
+        "Service",
+        "db",
+        source.metadata.uid,
+        True,
+    )
+    [port] = leader_svc.spec.ports
+    assert (port.name, port.port, port.protocol, port.targetPort) == ("http", 80, "TCP", 8080)
+    assert leader_svc.metadata.annotations["zen-lead.io/leader-pod"] == leader
+    [slice_] = leader_slices(kube, namespace, "db-leader")
+    assert slice_.addressType == "IPv4"
+    assert slice_.metadata.labels["endpointslice.kubernetes.io/managed-by"] == "endpointslice.zen-lead.io"
+    assert slice_.metadata.ownerReferences[0].uid == leader_svc.metadata.uid
+    [endpoint] = slice_.endpoints
+    pod = next(p for p in pods if p.metadata.name == leader)
+    assert endpoint.addresses == [pod.status.podIP]
+    assert (endpoint.conditions.ready, endpoint.conditions.serving, endpoint.conditions.terminating) == (
+        True,
+        True,
+        False,
+    )
+    assert endpoint.targetRef.uid == pod.metadata.uid
+    assert endpoint.nodeName == pod.spec.nodeName
+    assert endpoint.zone
+    assert endpoint.zone.startswith("zone-")
+    assert [(p.name, p.port, p.protocol) for p in slice_.ports] == [("http", 8080, "TCP")]
+    eventually(lambda: events(kube, namespace, "LeaderElected", "db"), what="LeaderElected event")
+
+
+def test_failover_when_leader_becomes_not_ready(
+    kube: Client, namespace: str, controller: ControllerProcess
+) -> None:
+    workload(kube, namespace)
+    first = wait_leader(kube, namespace, "db-leader")
+    set_pod_ready(kube, first, namespace, ready=False)
+    second = wait_leader(kube, namespace, "db-leader", not_in={first})
+    set_pod_ready(kube, second, namespace, ready=False)
+    third = wait_leader(kube, namespace, "db-leader", not_in={first, second})
+    assert len({first, second, third}) == 3
+    eventually(lambda: events(kube, namespace, "LeaderChanged", "db"), what="LeaderChanged event")
+    assert controller.metric("zen_lead_leader_changes_total", namespace=namespace, service="db") >= 3
+    assert controller.metric("zen_lead_failover_latency_seconds_count", namespace=namespace) >= 2
+
+
+def test_failover_when_leader_is_deleted(kube: Client, namespace: str, controller: ControllerProcess) -> None:
+    workload(kube, namespace)
+    first = wait_leader(kube, namespace, "db-leader")
+    kube.delete(Pod, first, namespace=namespace)
+    wait_leader(kube, namespace, "db-leader", not_in={first})
+
+
+def test_no_eligible_pod_means_zero_endpoints_then_recovery(
+    kube: Client, namespace: str, controller: ControllerProcess
+) -> None:
+    pods = workload(kube, namespace, replicas=2)
+    wait_leader(kube, namespace, "db-leader")
+    for pod in pods:
+        set_pod_ready(kube, pod.metadata.name, namespace, ready=False)
+
+    def empty() -> bool:
+        slices = leader_slices(kube, namespace, "db-leader")
+        return len(slices) == 1 and not slices[0].endpoints
+
+    eventually(empty, what="the leader slice exists with zero endpoints")
+    eventually(lambda: events(kube, namespace, "NoEligiblePod", "db"), what="NoEligiblePod event")
+    leader_svc = kube.get(Service, "db-leader", namespace=namespace)
+    assert "zen-lead.io/leader-pod" not in (leader_svc.metadata.annotations or {})
+    set_pod_ready(kube, pods[1].metadata.name, namespace, ready=True)
+    assert wait_leader(kube, namespace, "db-leader") == pods[1].metadata.name
+
+
+def test_sticky_leader_survives_unrelated_updates_and_restarts(
+    kube: Client, namespace: str, controller: ControllerProcess
+) -> None:
+    workload(kube, namespace)
+    leader = wait_leader(kube, namespace, "db-leader")
+    for pod in kube.list(Pod, namespace=namespace, labels={"app": "db"}):
+        kube.patch(
+            Pod, pod.metadata.name, namespace=namespace, obj={"metadata": {"labels": {"unrelated": "x"}}}
+        )
+    kube.patch(Service, "db", namespace=namespace, obj={"metadata": {"annotations": {"unrelated": "y"}}})
+    controller.stop()
+    controller.start()
+    eventually(lambda: controller.metric("zen_lead_informer_synced") >= 3, what="synced")
+    assert wait_leader(kube, namespace, "db-leader") == leader
+    assert leader_endpoints(kube, namespace, "db-leader")[0][0] == leader
