@@ -183,10 +183,11 @@ def _env(name: str) -> str:
 )
 @click.option(
     "--node-zones/--no-node-zones",
-    default=True,
+    default=False,
     show_default=True,
     envvar=_env("node-zones"),
-    help="Read Nodes to fill each endpoint's zone (needs get/list/watch on nodes).",
+    help="Read Nodes to fill each endpoint's zone (topology-aware routing). Needs get/list/watch on "
+    "nodes, a cluster-scoped permission, so it is off by default.",
 )
 @click.option(
     "--log-level",

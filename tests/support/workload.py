@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from lightkube import Client
@@ -70,19 +71,11 @@ def pod_ready(pod: Pod) -> bool:
 def set_pod_ready(kube: Client, name: str, namespace: str, ready: bool) -> None:
     """Flip a pod's Ready condition through the status subresource, as a kubelet would."""
     status = "True" if ready else "False"
-    kube.patch(
-        Pod.Status,
-        name,
-        namespace=namespace,
-        obj={
-            "status": {
-                "conditions": [
-                    {"type": "Ready", "status": status},
-                    {"type": "ContainersReady", "status": status},
-                ]
-            }
-        },
-    )
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    conditions = [
+        {"type": t, "status": status, "lastTransitionTime": now} for t in ("Ready", "ContainersReady")
+    ]
+    kube.patch(Pod.Status, name, namespace=namespace, obj={"status": {"conditions": conditions}})
 
 
 def ready_condition(ready: bool) -> PodCondition:
@@ -90,3 +83,61 @@ def ready_condition(ready: bool) -> PodCondition:
 
 
 __all__ = ["PodStatus", "deployment", "pod_ready", "ready_condition", "service", "set_pod_ready"]
+
+
+def manual_node(kube: Client, name: str, zone: str = "zone-m") -> None:
+    """A Node kwok does not manage: pods bound to it get only the status a test writes for them."""
+    from lightkube.resources.core_v1 import Node
+
+    kube.create(Node(metadata=ObjectMeta(name=name, labels={"topology.kubernetes.io/zone": zone})))
+
+
+def manual_pod(
+    kube: Client,
+    *,
+    name: str,
+    namespace: str,
+    node: str,
+    labels: dict[str, str],
+    ips: list[str],
+    ready: bool = True,
+    ports: list[tuple[str, int]] | None = None,
+    finalizers: list[str] | None = None,
+) -> Pod:
+    """Create a pod bound to ``node`` and write its status (Running, Ready, IPs) as a kubelet would."""
+    container_ports = [ContainerPort(name=n, containerPort=p) for n, p in (ports or [("http", 8080)])]
+    kube.create(
+        Pod(
+            metadata=ObjectMeta(name=name, namespace=namespace, labels=labels, finalizers=finalizers),
+            spec=PodSpec(
+                nodeName=node,
+                containers=[Container(name="app", image="example.invalid/app:1", ports=container_ports)],
+            ),
+        )
+    )
+    write_pod_status(kube, name=name, namespace=namespace, ips=ips, ready=ready)
+    return kube.get(Pod, name, namespace=namespace)
+
+
+def write_pod_status(kube: Client, *, name: str, namespace: str, ips: list[str], ready: bool = True) -> None:
+    from lightkube.types import PatchType
+
+    status = "True" if ready else "False"
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    kube.patch(
+        Pod.Status,
+        name,
+        namespace=namespace,
+        patch_type=PatchType.MERGE,
+        obj={
+            "status": {
+                "phase": "Running",
+                "podIP": ips[0] if ips else None,
+                "podIPs": [{"ip": ip} for ip in ips],
+                "conditions": [
+                    {"type": t, "status": status, "lastTransitionTime": now}
+                    for t in ("Ready", "ContainersReady")
+                ],
+            }
+        },
+    )

@@ -120,8 +120,9 @@ class Informer(Generic[T]):
 
     # ---- the loop -----------------------------------------------------------------------------
     async def run(self) -> None:
+        """List (unless already synced: then resume watching from the last resourceVersion) and watch."""
         backoff = 0.2
-        needs_list = True
+        needs_list = not self.synced.is_set()
         while True:
             try:
                 if needs_list:

@@ -23,7 +23,10 @@ def controller(
     cluster: ClusterInfo, namespace: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[ControllerProcess]:
     process = ControllerProcess(
-        kubeconfig=cluster.kubeconfig, namespace=namespace, log_dir=tmp_path, extra=["--no-leader-elect"]
+        kubeconfig=cluster.kubeconfig,
+        namespace=namespace,
+        log_dir=tmp_path,
+        extra=["--no-leader-elect", "--node-zones"],
     )
     process.start()
     yield process

@@ -1,0 +1,260 @@
+"""Lifecycle and safety: names, renames, opt-out, deletion, foreign objects, Service types, scale."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+
+import pytest
+from lightkube import ApiError, Client
+from lightkube.models.core_v1 import ServicePort, ServiceSpec
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.core_v1 import Pod, Service
+from lightkube.resources.discovery_v1 import EndpointSlice
+
+from tests.cluster.director.conftest import ENABLED, events, leader_slices, ready_pods, wait_leader
+from tests.support.controller import ControllerProcess
+from tests.support.wait import eventually
+from tests.support.workload import deployment, service
+
+pytestmark = pytest.mark.cluster
+
+
+def pods_for(kube: Client, namespace: str, app: str, replicas: int = 2) -> None:
+    kube.create(deployment(app, namespace, replicas=replicas))
+    eventually(lambda: len(ready_pods(kube, namespace, {"app": app})) == replicas, what=f"{app} pods ready")
+
+
+def gone(kube: Client, resource: type[Service], name: str, namespace: str) -> bool:
+    try:
+        kube.get(resource, name, namespace=namespace)
+    except ApiError as error:
+        return error.status.code == 404
+    return False
+
+
+def test_custom_name_rename_and_invalid_name(
+    kube: Client, namespace: str, controller: ControllerProcess
+) -> None:
+    pods_for(kube, namespace, "db")
+    kube.create(
+        service(
+            "db",
+            namespace,
+            selector={"app": "db"},
+            annotations={**ENABLED, "zen-lead.io/leader-service-name": "primary"},
+        )
+    )
+    wait_leader(kube, namespace, "primary")
+    kube.patch(
+        Service,
+        "db",
+        namespace=namespace,
+        obj={"metadata": {"annotations": {"zen-lead.io/leader-service-name": "writer"}}},
+    )
+    wait_leader(kube, namespace, "writer")
+    eventually(lambda: gone(kube, Service, "primary", namespace), what="old leader Service removed")
+    kube.patch(
+        Service,
+        "db",
+        namespace=namespace,
+        obj={"metadata": {"annotations": {"zen-lead.io/leader-service-name": "Not_Valid"}}},
+    )
+    wait_leader(kube, namespace, "db-leader")
+    eventually(lambda: gone(kube, Service, "writer", namespace), what="renamed Service removed")
+    eventually(
+        lambda: [e for e in events(kube, namespace, "InvalidAnnotation", "db") if "Not_Valid" in e.message],
+        what="InvalidAnnotation event naming the bad value",
+    )
+
+
+def test_overlong_source_name_gets_a_hashed_leader_name(
+    kube: Client, namespace: str, controller: ControllerProcess
+) -> None:
+    pods_for(kube, namespace, "long")
+    source = "a" * 60
+    kube.create(service(source, namespace, selector={"app": "long"}, annotations=ENABLED))
+    expected = f"{source}-leader"
+
+    def leader_name() -> str | None:
+        names = [
+            s.metadata.name
+            for s in kube.list(Service, namespace=namespace, labels={"zen-lead.io/source-service": source})
+        ]
+        return names[0] if names else None
+
+    name = eventually(leader_name, what="a leader Service for the long source")
+    assert len(name) <= 63
+    assert name != expected
+    assert hashlib.sha256(expected.encode()).hexdigest()[:8] in name
+    wait_leader(kube, namespace, name)
+
+
+@pytest.mark.parametrize("value", ["True", "yes", "1"])
+def test_enabled_spelled_otherwise_warns_and_does_nothing(
+    kube: Client, namespace: str, controller: ControllerProcess, value: str
+) -> None:
+    pods_for(kube, namespace, "web", replicas=1)
+    kube.create(
+        service("web", namespace, selector={"app": "web"}, annotations={"zen-lead.io/enabled": value})
+    )
+    [warning] = eventually(lambda: events(kube, namespace, "InvalidAnnotation", "web"), what="a Warning")
+    assert warning.type == "Warning"
+    assert '"true"' in warning.message
+    assert gone(kube, Service, "web-leader", namespace)
+
+
+def test_invalid_min_ready_duration_warns_and_routes(
+    kube: Client, namespace: str, controller: ControllerProcess
+) -> None:
+    pods_for(kube, namespace, "mr", replicas=1)
+    kube.create(
+        service(
+            "mr",
+            namespace,
+            selector={"app": "mr"},
+            annotations={**ENABLED, "zen-lead.io/min-ready-duration": "soon"},
+        )
+    )
+    wait_leader(kube, namespace, "mr-leader")
+    eventually(lambda: events(kube, namespace, "InvalidAnnotation", "mr"), what="InvalidAnnotation event")
+
+
+def test_opt_out_and_source_deletion_remove_what_zen_lead_owned(
+    kube: Client, namespace: str, controller: ControllerProcess
+) -> None:
+    pods_for(kube, namespace, "a")
+    kube.create(service("a", namespace, selector={"app": "a"}, annotations=ENABLED))
+    kube.create(service("b", namespace, selector={"app": "a"}, annotations=ENABLED))
+    wait_leader(kube, namespace, "a-leader")
+    wait_leader(kube, namespace, "b-leader")
+    kube.patch(
+        Service, "a", namespace=namespace, obj={"metadata": {"annotations": {"zen-lead.io/enabled": "false"}}}
+    )
+    eventually(lambda: gone(kube, Service, "a-leader", namespace), what="a-leader removed on opt-out")
+    eventually(lambda: not leader_slices(kube, namespace, "a-leader"), what="a-leader slices removed")
+    assert not events(kube, namespace, "InvalidAnnotation", "a")  # "false" is a quiet opt-out
+    kube.delete(Service, "b", namespace=namespace)
+    eventually(lambda: gone(kube, Service, "b-leader", namespace), what="b-leader removed with its source")
+    eventually(lambda: not leader_slices(kube, namespace, "b-leader"), what="b-leader slices removed")
+
+
+def test_foreign_service_with_the_leader_name_is_left_untouched(
+    kube: Client, namespace: str, controller: ControllerProcess
+) -> None:
+    pods_for(kube, namespace, "db")
+    foreign = kube.create(
+        Service(
+            metadata=ObjectMeta(name="db-leader", namespace=namespace, labels={"owner": "someone-else"}),
+            spec=ServiceSpec(ports=[ServicePort(port=5432)]),
+        )
+    )
+    kube.create(service("db", namespace, selector={"app": "db"}, annotations=ENABLED))
+    eventually(lambda: events(kube, namespace, "NameConflict", "db"), what="NameConflict event")
+    after = kube.get(Service, "db-leader", namespace=namespace)
+    assert after.metadata.resourceVersion == foreign.metadata.resourceVersion
+    assert not list(
+        kube.list(
+            EndpointSlice,
+            namespace=namespace,
+            labels={"endpointslice.kubernetes.io/managed-by": "endpointslice.zen-lead.io"},
+        )
+    )
+    # Once the name is free, the director takes it.
+    kube.delete(Service, "db-leader", namespace=namespace)
+    wait_leader(kube, namespace, "db-leader")
+
+
+def test_leader_services_are_never_sources(
+    kube: Client, namespace: str, controller: ControllerProcess
+) -> None:
+    pods_for(kube, namespace, "db", replicas=1)
+    kube.create(service("db", namespace, selector={"app": "db"}, annotations=ENABLED))
+    wait_leader(kube, namespace, "db-leader")
+    kube.patch(Service, "db-leader", namespace=namespace, obj={"metadata": {"annotations": ENABLED}})
+    controller_writes = controller.writes()
+    eventually(lambda: controller.metric("zen_lead_workqueue_depth") == 0, what="queue drained")
+    assert gone(kube, Service, "db-leader-leader", namespace)
+    assert controller.writes() == controller_writes
+
+
+def test_service_types(kube: Client, namespace: str, controller: ControllerProcess) -> None:
+    pods_for(kube, namespace, "db", replicas=1)
+    kube.create(service("headless", namespace, selector={"app": "db"}, annotations=ENABLED, clusterIP="None"))
+    kube.create(service("np", namespace, selector={"app": "db"}, annotations=ENABLED, type="NodePort"))
+    kube.create(service("lb", namespace, selector={"app": "db"}, annotations=ENABLED, type="LoadBalancer"))
+    kube.create(
+        service(
+            "lb2",
+            namespace,
+            selector={"app": "db"},
+            type="LoadBalancer",
+            annotations={**ENABLED, "zen-lead.io/leader-service-type": "LoadBalancer"},
+        )
+    )
+    for name in ("headless", "np", "lb", "lb2"):
+        wait_leader(kube, namespace, f"{name}-leader")
+    assert kube.get(Service, "headless-leader", namespace=namespace).spec.clusterIP == "None"
+    np_source = kube.get(Service, "np", namespace=namespace)
+    np_leader = kube.get(Service, "np-leader", namespace=namespace)
+    assert np_leader.spec.type == "ClusterIP"  # no second node port unless asked for
+    assert np_leader.spec.ports[0].nodePort is None
+    assert np_source.spec.ports[0].nodePort is not None
+    assert kube.get(Service, "lb-leader", namespace=namespace).spec.type == "ClusterIP"
+    lb2 = kube.get(Service, "lb2-leader", namespace=namespace)
+    assert lb2.spec.type == "LoadBalancer"  # a conscious choice
+    assert lb2.spec.ports[0].nodePort != kube.get(Service, "lb2", namespace=namespace).spec.ports[0].nodePort
+
+
+def test_selector_change_moves_the_leader(
+    kube: Client, namespace: str, controller: ControllerProcess
+) -> None:
+    pods_for(kube, namespace, "blue", replicas=1)
+    pods_for(kube, namespace, "green", replicas=1)
+    kube.create(service("app", namespace, selector={"app": "blue"}, annotations=ENABLED))
+    blue = wait_leader(kube, namespace, "app-leader")
+    assert blue.startswith("blue-")
+    kube.patch(Service, "app", namespace=namespace, obj={"spec": {"selector": {"app": "green"}}})
+    green = wait_leader(kube, namespace, "app-leader", not_in={blue})
+    assert green.startswith("green-")
+
+
+def test_concurrent_annotation_updates_yield_one_leader_service(
+    kube: Client, namespace: str, controller: ControllerProcess
+) -> None:
+    pods_for(kube, namespace, "db")
+    kube.create(service("db", namespace, selector={"app": "db"}))
+
+    def annotate(index: int) -> None:
+        kube.patch(
+            Service,
+            "db",
+            namespace=namespace,
+            obj={"metadata": {"annotations": {**ENABLED, f"example.com/touch-{index}": "x"}}},
+        )
+
+    threads = [threading.Thread(target=annotate, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wait_leader(kube, namespace, "db-leader")
+    leader_services = list(
+        kube.list(Service, namespace=namespace, labels={"zen-lead.io/source-service": "db"})
+    )
+    assert [s.metadata.name for s in leader_services] == ["db-leader"]
+    assert len(leader_slices(kube, namespace, "db-leader")) == 1
+
+
+def test_many_services_in_one_namespace(kube: Client, namespace: str, controller: ControllerProcess) -> None:
+    kube.create(deployment("pool", namespace, replicas=5))
+    eventually(lambda: len(ready_pods(kube, namespace, {"app": "pool"})) == 5, what="5 pods")
+    names = [f"svc-{index}" for index in range(40)]
+    for name in names:
+        kube.create(service(name, namespace, selector={"app": "pool"}, annotations=ENABLED))
+    for name in names:
+        wait_leader(kube, namespace, f"{name}-leader")
+    victim = wait_leader(kube, namespace, "svc-0-leader")
+    kube.delete(Pod, victim, namespace=namespace)
+    for name in names:
+        wait_leader(kube, namespace, f"{name}-leader", not_in={victim})
