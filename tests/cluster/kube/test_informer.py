@@ -44,11 +44,7 @@ async def test_relist_after_410_delivers_deletions_made_during_the_gap(
         seen.clear()
         task = asyncio.create_task(informer.run())
 
-        async def settled() -> None:
-            while (Change.DELETED, "doomed") not in seen or (Change.ADDED, "born") not in seen:
-                await asyncio.sleep(0.05)
-
-        await asyncio.wait_for(settled(), 15)
+        await asyncio.wait_for(settled.wait(), 15)
         task.cancel()
         assert WATCH_RESTARTS.labels("services", "expired")._value.get() == expired_before + 1
         assert sorted(informer.cache) == [f"{namespace}/born", f"{namespace}/keep"]
