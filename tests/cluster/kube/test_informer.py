@@ -25,12 +25,21 @@ async def test_relist_after_410_delivers_deletions_made_during_the_gap(
         kube.create(service(name, namespace, selector={"app": name}))
     client = ApiClient.from_kubeconfig(cluster.kubeconfig)
     seen: list[tuple[Change, str]] = []
+    settled = asyncio.Event()
+
+    def record(change: Change, old: Service | None, new: Service | None) -> None:
+        changed = new or old
+        assert changed is not None
+        seen.append((change, changed.metadata.name))
+        if (Change.DELETED, "doomed") in seen and (Change.ADDED, "born") in seen:
+            settled.set()
+
     informer = Informer(
         client,
         resource="services",
         path=f"/api/v1/namespaces/{namespace}/services",
         kind=Service,
-        handlers=[lambda change, old, new: seen.append((change, (new or old).metadata.name))],
+        handlers=[record],
     )
     try:
         task = asyncio.create_task(informer.run())
