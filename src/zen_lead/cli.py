@@ -17,6 +17,18 @@ def main() -> None:
     """Kubernetes-native leader election and single-active routing."""
 
 
+@main.command()
+@click.option("--keep", is_flag=True, help="Leave the demo cluster running afterwards.")
+def demo(keep: bool) -> None:
+    """Live failover demo on the embedded local cluster (builds it on first use)."""
+    from zen_lead.demo.run import run_demo
+
+    try:
+        run_demo(keep=keep)
+    except ClusterError as error:
+        raise click.ClickException(str(error)) from error
+
+
 @main.group()
 def cluster() -> None:
     """The embedded local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)."""

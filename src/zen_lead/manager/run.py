@@ -64,7 +64,7 @@ async def run_manager(options: ManagerOptions) -> None:
             group.create_task(events.run(), name="events")
             group.create_task(LoopLagMonitor().run(), name="loop-lag")
             group.create_task(_freeze_after_sync(director), name="gc-freeze")
-            await run_with_leadership(options, client, director.run_workers, stop)
+            await run_with_leadership(options, director.run_workers, stop)
             for task in group._tasks:
                 task.cancel()
     await client.aclose()
