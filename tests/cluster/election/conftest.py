@@ -1,0 +1,54 @@
+"""Fixtures of the election cluster tests: an async client, a log directory, the client-go candidate."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from lightkube import AsyncClient
+
+from tests.cluster.election.harness import HERE
+from zen_lead.kube.config import async_client
+from zen_lead.localcluster import ClusterInfo
+
+
+@pytest.fixture
+async def aclient(cluster: ClusterInfo) -> AsyncIterator[AsyncClient]:
+    client = async_client(cluster.kubeconfig, field_manager="zen-lead-tests")
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+def logs(tmp_path: Path) -> Path:
+    """Where child processes write stderr; named in assertion messages."""
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def goelector(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real client-go leader-election candidate (``goelector/main.go``), built once per session.
+
+    Builds offline from the module cache the control-plane build filled (client-go v0.36.3); a few
+    seconds when Go's build cache is warm.
+    """
+    go = shutil.which("go") or "/usr/local/go/bin/go"
+    if not Path(go).exists():
+        pytest.skip("no Go toolchain: cannot build the client-go candidate")
+    out = tmp_path_factory.mktemp("goelector") / "goelector"
+    env = {**os.environ, "GOTOOLCHAIN": "local", "CGO_ENABLED": "0", "GOFLAGS": "-mod=readonly"}
+    result = subprocess.run(
+        [go, "build", "-trimpath", "-o", str(out), "."],
+        cwd=HERE / "goelector",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0, f"building the client-go candidate failed:\n{result.stderr[-3000:]}"
+    return out
