@@ -21,7 +21,14 @@ from pathlib import Path
 import click
 from lightkube import Client
 from lightkube.models.apps_v1 import DeploymentSpec
-from lightkube.models.core_v1 import Container, ContainerPort, PodSpec, PodTemplateSpec, ServicePort, ServiceSpec
+from lightkube.models.core_v1 import (
+    Container,
+    ContainerPort,
+    PodSpec,
+    PodTemplateSpec,
+    ServicePort,
+    ServiceSpec,
+)
 from lightkube.models.meta_v1 import LabelSelector, ObjectMeta
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Namespace, Pod, Service
@@ -42,24 +49,46 @@ def say(text: str, *, color: str | None = None) -> None:
 def _workload(client: Client) -> None:
     labels = {"app": APP}
     client.apply(Namespace(metadata=ObjectMeta(name=NAMESPACE)), field_manager="zen-lead-demo")
-    client.apply(Deployment(
-        metadata=ObjectMeta(name=APP, namespace=NAMESPACE),
-        spec=DeploymentSpec(replicas=3, selector=LabelSelector(matchLabels=labels), template=PodTemplateSpec(
-            metadata=ObjectMeta(labels=labels),
-            spec=PodSpec(containers=[Container(name="db", image="postgres:16",
-                                               ports=[ContainerPort(name="pg", containerPort=5432)])]),
-        )),
-    ), field_manager="zen-lead-demo", force=True)
-    client.apply(Service(
-        metadata=ObjectMeta(name=APP, namespace=NAMESPACE, annotations={ANNOTATION_ENABLED: "true"}),
-        spec=ServiceSpec(selector=labels, ports=[ServicePort(name="pg", port=5432, targetPort="pg")]),
-    ), field_manager="zen-lead-demo", force=True)
+    client.apply(
+        Deployment(
+            metadata=ObjectMeta(name=APP, namespace=NAMESPACE),
+            spec=DeploymentSpec(
+                replicas=3,
+                selector=LabelSelector(matchLabels=labels),
+                template=PodTemplateSpec(
+                    metadata=ObjectMeta(labels=labels),
+                    spec=PodSpec(
+                        containers=[
+                            Container(
+                                name="db",
+                                image="postgres:16",
+                                ports=[ContainerPort(name="pg", containerPort=5432)],
+                            )
+                        ]
+                    ),
+                ),
+            ),
+        ),
+        field_manager="zen-lead-demo",
+        force=True,
+    )
+    client.apply(
+        Service(
+            metadata=ObjectMeta(name=APP, namespace=NAMESPACE, annotations={ANNOTATION_ENABLED: "true"}),
+            spec=ServiceSpec(selector=labels, ports=[ServicePort(name="pg", port=5432, targetPort="pg")]),
+        ),
+        field_manager="zen-lead-demo",
+        force=True,
+    )
 
 
 def _leader(client: Client) -> tuple[str, str] | None:
-    for slice_ in client.list(EndpointSlice, namespace=NAMESPACE, labels={LABEL_SERVICE_NAME: f"{APP}-leader"}):
+    for slice_ in client.list(
+        EndpointSlice, namespace=NAMESPACE, labels={LABEL_SERVICE_NAME: f"{APP}-leader"}
+    ):
         for endpoint in slice_.endpoints or []:
-            return endpoint.targetRef.name, endpoint.addresses[0]
+            if endpoint.targetRef is not None:
+                return str(endpoint.targetRef.name), str(endpoint.addresses[0])
     return None
 
 
@@ -76,9 +105,27 @@ def _wait(check: Callable[[], object], timeout: float, what: str) -> object:
 class Controller:
     def __init__(self, kubeconfig: Path, log: Path) -> None:
         self.log = log
-        argv = [sys.executable, "-m", "zen_lead", "run", "--kubeconfig", str(kubeconfig), "--namespace", NAMESPACE,
-                "--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address", "127.0.0.1:0",
-                "--node-zones", "--lease-duration", "6", "--renew-deadline", "4", "--retry-period", "1"]
+        argv = [
+            sys.executable,
+            "-m",
+            "zen_lead",
+            "run",
+            "--kubeconfig",
+            str(kubeconfig),
+            "--namespace",
+            NAMESPACE,
+            "--metrics-bind-address",
+            "127.0.0.1:0",
+            "--health-probe-bind-address",
+            "127.0.0.1:0",
+            "--node-zones",
+            "--lease-duration",
+            "6",
+            "--renew-deadline",
+            "4",
+            "--retry-period",
+            "1",
+        ]
         with open(log, "wb") as out:
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
         self.port = int(_wait(self._port, 30, "the controller to start"))  # type: ignore[call-overload]
@@ -93,9 +140,12 @@ class Controller:
         """(sum, count) of the controller's failover latency histogram."""
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as response:
             text = response.read().decode()
-        total = sum(float(v) for v in re.findall(r"^zen_lead_failover_latency_seconds_sum\{.*\} (\S+)$", text, re.M))
-        count = sum(float(v) for v in re.findall(r"^zen_lead_failover_latency_seconds_count\{.*\} (\S+)$", text,
-                                                  re.M))
+        total = sum(
+            float(v) for v in re.findall(r"^zen_lead_failover_latency_seconds_sum\{.*\} (\S+)$", text, re.M)
+        )
+        count = sum(
+            float(v) for v in re.findall(r"^zen_lead_failover_latency_seconds_count\{.*\} (\S+)$", text, re.M)
+        )
         return total, count
 
     def stop(self) -> None:
@@ -111,11 +161,16 @@ def _failover(client: Client, controller: Controller, *, action: str, act: Calla
     started = time.monotonic()
     new = _wait(lambda: (leader := _leader(client)) and leader[0] != old and leader, 30, "a new leader")
     seen = time.monotonic() - started
-    after = _wait(lambda: (latency := controller.latency())[1] > before[1] and latency, 10, "the latency metric")
+    after = _wait(
+        lambda: (latency := controller.latency())[1] > before[1] and latency, 10, "the latency metric"
+    )
     controller_side = (after[0] - before[0]) / (after[1] - before[1])  # type: ignore[index]
     say(f"  new leader {new[0]} ({new[1]})", color="green")  # type: ignore[index]
-    say(f"  controller-side failover latency: {controller_side * 1000:.1f} ms "
-        f"(watch event -> EndpointSlice written); visible to a client reading the API after {seen * 1000:.0f} ms")
+    say(
+        f"  controller-side failover latency: {controller_side * 1000:.1f} ms "
+        "(watch event -> EndpointSlice written); "
+        f"visible to a client reading the API after {seen * 1000:.0f} ms"
+    )
 
 
 def run_demo(*, keep: bool) -> None:
@@ -126,19 +181,35 @@ def run_demo(*, keep: bool) -> None:
     log = Path(tempfile.gettempdir()) / "zen-lead-demo-controller.log"
     controller = Controller(info.kubeconfig, log)
     try:
-        say(f"cluster ready ({info.kubernetes_version}, {len(info.nodes)} simulated nodes); controller log: {log}")
+        say(
+            f"cluster ready ({info.kubernetes_version}, {len(info.nodes)} simulated nodes); "
+            f"controller log: {log}"
+        )
         _workload(client)
-        say(f"\nService {NAMESPACE}/{APP} (3 replicas) is annotated {ANNOTATION_ENABLED}: \"true\"")
+        say(f'\nService {NAMESPACE}/{APP} (3 replicas) is annotated {ANNOTATION_ENABLED}: "true"')
         leader = _wait(lambda: _leader(client), 60, "the first leader")
         say(f"{APP}-leader routes to exactly one pod: {leader[0]} ({leader[1]})", color="green")  # type: ignore[index]
 
         def not_ready(pod: str) -> None:
             now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            client.patch(Pod.Status, pod, namespace=NAMESPACE, obj={"status": {"conditions": [
-                {"type": "Ready", "status": "False", "lastTransitionTime": now}]}})
+            client.patch(
+                Pod.Status,
+                pod,
+                namespace=NAMESPACE,
+                obj={
+                    "status": {
+                        "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": now}]
+                    }
+                },
+            )
 
         _failover(client, controller, action="marking NotReady", act=not_ready)
-        _failover(client, controller, action="deleting", act=lambda pod: client.delete(Pod, pod, namespace=NAMESPACE))
+        _failover(
+            client,
+            controller,
+            action="deleting",
+            act=lambda pod: client.delete(Pod, pod, namespace=NAMESPACE),
+        )
         say("\nTry it yourself:", color="cyan")
         say(f"  export KUBECONFIG={info.kubeconfig}")
         say(f"  kubectl -n {NAMESPACE} get endpointslices -l {LABEL_SERVICE_NAME}={APP}-leader -w")
@@ -148,4 +219,4 @@ def run_demo(*, keep: bool) -> None:
             cluster.down()
             say("\ncluster stopped (run with --keep to leave it running)")
         elif os.environ.get("CI") is None:
-            say(f"\ncluster left running: zen-lead cluster down --name demo")
+            say("\ncluster left running: zen-lead cluster down --name demo")

@@ -117,6 +117,10 @@ def components(layout: Layout) -> list[Component]:
             f"--root-ca-file={layout.pki / 'serving' / 'apiserver.crt'}",
             f"--service-cluster-ip-range={SERVICE_CIDRS}",
             "--allocate-node-cidrs=false",
+            # A node whose heartbeat stops is declared unreachable (and its pods NotReady) after 20 s
+            # instead of 50 s: tests of node death stay short. kwok renews node Leases every ~10 s.
+            "--node-monitor-grace-period=20s",
+            "--node-monitor-period=2s",
             "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route",
             "--v=1",
             *_extra("kube-controller-manager"),
@@ -136,19 +140,28 @@ def components(layout: Layout) -> list[Component]:
             *_extra("kube-scheduler"),
         ),
     )
-    kwok = Component(
+    kwok = kwok_component(layout)
+    return [etcd, apiserver, controller_manager, scheduler, kwok]
+
+
+def kwok_component(layout: Layout, *, node_selector: str = "fake", port: int | None = None,
+                   cidr: str = POD_CIDR) -> Component:
+    """kwok managing the nodes annotated ``kwok.x-k8s.io/node=<node_selector>``.
+
+    The cluster runs one for ``fake``; a test can run another for a node of its own and kill it to make
+    that node's heartbeat stop, as when a kubelet dies (with its own ``cidr`` so pod IPs stay unique)."""
+    return Component(
         "kwok",
         (
             str(layout.kwok),
             f"--kubeconfig={layout.component_kubeconfig('kwok')}",
             f"--config={layout.kwok_stages}",
             "--manage-all-nodes=false",
-            f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
-            f"--cidr={POD_CIDR}",
+            f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}={node_selector}",
+            f"--cidr={cidr}",
             "--node-ip=10.240.0.1",
             "--node-lease-duration-seconds=40",
-            f"--server-address=127.0.0.1:{layout.kwok_port}",
-            *_extra("kwok"),
+            f"--server-address=127.0.0.1:{layout.kwok_port if port is None else port}",
+            *(_extra("kwok") if node_selector == "fake" else ()),
         ),
     )
-    return [etcd, apiserver, controller_manager, scheduler, kwok]
