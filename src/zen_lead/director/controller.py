@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ from zen_lead.constants import (
 from zen_lead.director.core import is_leader_service, mentions_zen_lead
 from zen_lead.director.events import EventRecorder
 from zen_lead.director.index import LabelIndex, LeaderIndex, OwnedIndex, SelectorIndex
-from zen_lead.director.reconcile import Reconciler
+from zen_lead.director.reconcile import LeadershipLost, Reconciler
 from zen_lead.director.scope import ScopedInformers
 from zen_lead.kube.client import ApiClient, use_lane
 from zen_lead.kube.errors import ApiError
@@ -134,8 +135,12 @@ class Director:
             if informers is not None:
                 await informers.wait_synced()
 
-    async def run_workers(self) -> None:
-        """Reconcile until cancelled (leadership lost or shutdown). Starts with a full pass."""
+    async def run_workers(self, may_write: Callable[[], bool] | None = None) -> None:
+        """Reconcile until cancelled (leadership lost or shutdown). Starts with a full pass.
+
+        ``may_write`` (the leadership fence) is checked before every write: a replica whose tenure has
+        ended never writes, even before the cancellation of its workers has been delivered."""
+        self.reconciler.may_write = may_write or (lambda: True)
         await self.wait_synced()
         self.enqueue_all()
         async with asyncio.TaskGroup() as group:
@@ -164,7 +169,7 @@ class Director:
             try:
                 with use_lane(item.lane):
                     outcome = await self.reconciler.reconcile(item.key)
-            except (ApiError, OSError) as error:
+            except (ApiError, OSError, LeadershipLost) as error:
                 RECONCILE_ERRORS.labels(item.key.partition("/")[0]).inc()
                 log.warning("reconcile failed, retrying", extra={"key": item.key, "error": str(error)})
                 self.queue.retry(item.key)

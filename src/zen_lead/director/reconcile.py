@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from zen_lead.constants import ZONE_LABEL
@@ -45,6 +45,10 @@ from zen_lead.observability.metrics import (
 SERVICE_API = ("v1", "services")
 SLICE_API = ("discovery.k8s.io/v1", "endpointslices")
 FAMILIES = ("IPv4", "IPv6")
+
+
+class LeadershipLost(RuntimeError):
+    """A write was about to be made after this replica's leadership ended."""
 
 
 @dataclass(slots=True)
@@ -91,6 +95,7 @@ class Reconciler:
         self.leader_services = leader_services
         self.slices_by_service = slices_by_service
         self.memory = _Memory()
+        self.may_write: Callable[[], bool] = lambda: True
 
     # ---- queries for the controller's handlers ------------------------------------------------
     def is_leaderless(self, key: str) -> bool:
@@ -200,6 +205,7 @@ class Reconciler:
 
     # ---- writes -------------------------------------------------------------------------------
     async def _apply_service(self, namespace: str, name: str, manifest: dict[str, object]) -> Service:
+        self._check_fence()
         written = await self.client.apply(
             _path(SERVICE_API, namespace, name), manifest, Service, resource="services"
         )
@@ -208,6 +214,7 @@ class Reconciler:
 
     async def _apply_slice(self, namespace: str, manifest: dict[str, object]) -> None:
         name = str(manifest["metadata"]["name"])  # type: ignore[index]
+        self._check_fence()
         written = await self.client.apply(
             _path(SLICE_API, namespace, name), manifest, EndpointSlice, resource="endpointslices"
         )
@@ -218,6 +225,7 @@ class Reconciler:
         informers = self.services if api is SERVICE_API else self.slices
         current = informers.get(namespace, name)
         guard = uid or (current.metadata.uid if current is not None else None)
+        self._check_fence()
         await self.client.delete(_path(api, namespace, name), resource=api[1], uid=guard)
         informers.forget(namespace, name)
 
@@ -235,6 +243,10 @@ class Reconciler:
             if source is not None and not owns_leader_service(service, source.metadata.uid):
                 continue
             await self._delete(SERVICE_API, namespace, name, service.metadata.uid)
+
+    def _check_fence(self) -> None:
+        if not self.may_write():
+            raise LeadershipLost("this replica's leadership ended: no more writes")
 
     # ---- events, metrics, memory ----------------------------------------------------------------
     def _standing(self, key: str, source: Service, topic: str, events: Iterable[PlannedEvent]) -> None:

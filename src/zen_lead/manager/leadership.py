@@ -23,7 +23,7 @@ from zen_lead.manager.options import ManagerOptions
 from zen_lead.observability.metrics import IS_LEADER
 
 log = logging.getLogger("zen_lead.manager")
-Work = Callable[[], Coroutine[Any, Any, None]]
+Work = Callable[[Callable[[], bool] | None], Coroutine[Any, Any, None]]
 
 
 async def run_with_leadership(options: ManagerOptions, work: Work, stop: asyncio.Event) -> None:
@@ -36,7 +36,7 @@ async def run_with_leadership(options: ManagerOptions, work: Work, stop: asyncio
         log.info("leading: starting reconcile workers", extra={"fence": str(leadership.token)})
         IS_LEADER.set(1)
         try:
-            await work()
+            await work(leadership.valid)
         finally:
             IS_LEADER.set(0)
 
@@ -45,8 +45,11 @@ async def run_with_leadership(options: ManagerOptions, work: Work, stop: asyncio
         namespace=options.leader_election_namespace,
         identity=options.identity,
         kubeconfig=options.kubeconfig,
-        timing=Timing(lease_duration=options.lease_duration, renew_deadline=options.renew_deadline,
-                      retry_period=options.retry_period),
+        timing=Timing(
+            lease_duration=options.lease_duration,
+            renew_deadline=options.renew_deadline,
+            retry_period=options.retry_period,
+        ),
         on_started_leading=lead,
     )
     runner = asyncio.create_task(elector.run(), name="elector")
@@ -59,7 +62,7 @@ async def run_with_leadership(options: ManagerOptions, work: Work, stop: asyncio
 
 async def _run_until(work: Work, stop: asyncio.Event) -> None:
     IS_LEADER.set(1)
-    task = asyncio.create_task(work())
+    task = asyncio.create_task(work(None))
     await stop.wait()
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
