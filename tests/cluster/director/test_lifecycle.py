@@ -11,6 +11,7 @@ from lightkube.models.core_v1 import ServicePort, ServiceSpec
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
+from lightkube.types import CascadeType
 
 from tests.cluster.director.conftest import ENABLED, events, leader_slices, ready_pods, wait_leader
 from tests.support.controller import ControllerProcess
@@ -258,3 +259,21 @@ def test_many_services_in_one_namespace(kube: Client, namespace: str, controller
     kube.delete(Pod, victim, namespace=namespace)
     for name in names:
         wait_leader(kube, namespace, f"{name}-leader", not_in={victim})
+
+
+def test_orphans_left_while_the_controller_was_down_are_swept_at_start(
+    kube: Client, namespace: str, controller: ControllerProcess
+) -> None:
+    pods_for(kube, namespace, "db", replicas=1)
+    kube.create(service("db", namespace, selector={"app": "db"}, annotations=ENABLED))
+    wait_leader(kube, namespace, "db-leader")
+    controller.stop()
+    # Orphan propagation: the garbage collector strips the ownerReference and keeps the leader Service,
+    # so only zen-lead's own start-up sweep can remove it.
+    kube.delete(Service, "db", namespace=namespace, cascade=CascadeType.ORPHAN)
+    eventually(
+        lambda: not kube.get(Service, "db-leader", namespace=namespace).metadata.ownerReferences,
+        what="ownerReference removed by the garbage collector",
+    )
+    controller.start()
+    eventually(lambda: gone(kube, Service, "db-leader", namespace), what="orphaned leader Service swept")
