@@ -168,7 +168,7 @@ class Director:
             started = time.monotonic()
             try:
                 with use_lane(item.lane):
-                    outcome = await self.reconciler.reconcile(item.key)
+                    outcome = await self.reconciler.reconcile(item.key, urgent=item.lane is Lane.FAILOVER)
             except (ApiError, OSError, LeadershipLost) as error:
                 RECONCILE_ERRORS.labels(item.key.partition("/")[0]).inc()
                 log.warning("reconcile failed, retrying", extra={"key": item.key, "error": str(error)})
@@ -192,6 +192,8 @@ class Director:
                     FAILOVER_LATENCY.labels(item.key.partition("/")[0]).observe(
                         outcome.routed_at - item.since
                     )
+                if outcome.deferred:
+                    self.queue.add(item.key, Lane.ROUTINE)  # marked dirty: runs after the failovers
                 if outcome.requeue_after is not None:
                     self.queue.add_after(item.key, outcome.requeue_after)
                 else:

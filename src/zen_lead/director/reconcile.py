@@ -56,6 +56,7 @@ class Outcome:
     leader_changed: bool = False
     routed_at: float | None = None  # monotonic time the routing write landed
     requeue_after: float | None = None
+    deferred: bool = False  # metadata left for a routine pass (failover lane: routing first)
 
 
 def _path(api: tuple[str, str], namespace: str, name: str) -> str:
@@ -115,7 +116,10 @@ class Reconciler:
         return False
 
     # ---- the reconcile ------------------------------------------------------------------------
-    async def reconcile(self, key: str) -> Outcome:
+    async def reconcile(self, key: str, *, urgent: bool = False) -> Outcome:
+        """Converge one source. ``urgent`` (the failover lane) writes only what routes traffic and
+        defers the leader Service's metadata to a routine pass, so a burst of failovers is not slowed
+        by bookkeeping writes."""
         namespace, _, name = key.partition("/")
         source = self.services.get(namespace, name)
         if source is not None and is_leader_service(source):
@@ -169,7 +173,8 @@ class Reconciler:
         if slice_plan.to_apply:
             await asyncio.gather(*(self._apply_slice(namespace, m) for m in slice_plan.to_apply))
         routed_at = time.monotonic()
-        if plan.update_service:
+        deferred = plan.update_service and urgent and bool(slice_plan.to_apply)
+        if plan.update_service and not deferred:
             await self._apply_service(namespace, leader_name, plan.service)
         for slice_name in slice_plan.to_delete:
             await self._delete(SLICE_API, namespace, slice_name, None)
@@ -188,6 +193,7 @@ class Reconciler:
             leader_changed=plan.leader_changed,
             routed_at=routed_at if slice_plan.to_apply else None,
             requeue_after=plan.requeue_after,
+            deferred=deferred,
         )
 
     # ---- reads --------------------------------------------------------------------------------
