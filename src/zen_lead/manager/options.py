@@ -12,7 +12,7 @@ from pathlib import Path
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 # Client-side limits sized for a node-death burst: ~500 failovers at one write each clear in well under
-# a second on a healthy apiserver (see docs/scale.md). The apiserver's priority-and-fairness still
+# a second on a healthy apiserver (see docs/decisions.md). The apiserver's priority-and-fairness still
 # protects it; 429s are honoured with Retry-After.
 DEFAULT_QPS = 500.0
 DEFAULT_BURST = 1000
