@@ -85,16 +85,25 @@ def env(name: str) -> None:
 
 
 @cluster.command()
-def build() -> None:
+@click.option(
+    "--test-tools/--no-test-tools",
+    default=True,
+    show_default=True,
+    help="Also build Helm and promtool, which the deployment tests use (minutes, first run only).",
+)
+def build(test_tools: bool) -> None:
     """Build the control-plane binaries (first run only; later runs find them in the cache)."""
-    from zen_lead.localcluster.build import ensure_binaries
+    from zen_lead.localcluster.build import TEST_TOOLS, ensure_binaries, ensure_go_tool
 
     try:
         binaries = ensure_binaries()
+        tools = [(tool, ensure_go_tool(tool)) for tool in TEST_TOOLS] if test_tools else []
     except ClusterError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"Kubernetes {binaries.kubernetes_version}: {binaries.kube}")
     click.echo(f"kwok: {binaries.kwok}")
+    for tool, path in tools:
+        click.echo(f"{tool.name} {tool.version}: {path}")
 
 
 def _env(name: str) -> str:

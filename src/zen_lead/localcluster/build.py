@@ -4,6 +4,9 @@ The cache key is a hash of the module's files and of ``go version``: a warm star
 never runs the Go toolchain; a change of version builds anew. Builds take minutes on a cold machine, so
 progress (packages compiled, time elapsed) is printed while they run. Concurrent callers serialise on a
 file lock, and the binary is renamed into place only when complete.
+
+The same cache holds tools the test suite needs, built with ``go install <package>@<version>`` (never a
+downloaded release binary): Helm and promtool (``ensure_go_tool``), keyed by version and build flags.
 """
 
 from __future__ import annotations
@@ -110,27 +113,105 @@ def ensure_binaries(progress: Progress = stderr_progress) -> Binaries:
     return Binaries(kube=kube, kwok=kwok, kwok_stages=stages, kubernetes_version=version)
 
 
+@dataclass(frozen=True, slots=True)
+class GoTool:
+    """A command built with ``go install <package>@<version>``, cached as ``bin/<name>-<version>-<flags>``
+    (``flags`` a hash of the ldflags, so a change of build settings never reuses a stale binary)."""
+
+    name: str
+    package: str
+    version: str
+    ldflags: str = "-s -w"
+
+
+# The ldflags of Helm's Makefile: its version, and the Kubernetes version it assumes without a cluster
+# (`helm template`, `helm lint`) — that of its client-go (v0.37 -> 1.37); the built-in default is 1.20.
+HELM_VERSION = "v3.22.0"
+HELM = GoTool(
+    name="helm",
+    package="helm.sh/helm/v3/cmd/helm",
+    version=HELM_VERSION,
+    ldflags=" ".join(
+        [
+            f"-s -w -X helm.sh/helm/v3/internal/version.version={HELM_VERSION}",
+            *(
+                f"-X helm.sh/helm/v3/pkg/{package}.k8sVersion{part}={value}"
+                for package in ("lint/rules", "chartutil")
+                for part, value in (("Major", "1"), ("Minor", "37"))
+            ),
+        ]
+    ),
+)
+PROMTOOL = GoTool(
+    name="promtool",
+    package="github.com/prometheus/prometheus/cmd/promtool",
+    version="v0.316.0",
+)
+#: Tools the test suite needs besides the control plane (the chart's and the alert rules' checks).
+TEST_TOOLS = (HELM, PROMTOOL)
+
+
+def ensure_go_tool(tool: GoTool, progress: Progress = stderr_progress) -> Path:
+    """The path of ``tool``, built from its Go module on first use (minutes cold; a file check when warm)."""
+    go = go_binary()
+
+    def build(output: Path) -> None:
+        progress(f"building {tool.name} {tool.version} from {tool.package} (first run only; takes minutes)")
+        gobin = output.with_name(output.name + ".d")
+        shutil.rmtree(gobin, ignore_errors=True)
+        command = [
+            go,
+            "install",
+            "-v",
+            "-trimpath",
+            "-ldflags",
+            tool.ldflags,
+            f"{tool.package}@{tool.version}",
+        ]
+        elapsed = _run_go(
+            command=command,
+            cwd=gobin.parent,
+            extra_env={"GOBIN": str(gobin)},
+            name=tool.name,
+            progress=progress,
+        )
+        (gobin / tool.package.rsplit("/", 1)[-1]).rename(output)
+        gobin.rmdir()
+        progress(f"  {tool.name}: built in {elapsed:.0f}s ({output.stat().st_size >> 20} MiB)")
+
+    flags = hashlib.sha256(tool.ldflags.encode()).hexdigest()[:8]
+    return _cached(name=tool.name, key=f"{tool.version}-{flags}", build=build)
+
+
 def _ensure(*, go: str, module: Path, name: str, package: str, ldflags: str, progress: Progress) -> Path:
-    bin_dir = cache_root() / "bin"
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    target = bin_dir / f"{name}-{module_key(module, go)}"
-    if target.is_file():
-        return target
-    with open(bin_dir / f".{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if target.is_file():  # built by a concurrent caller while we waited
-            return target
-        partial = target.with_suffix(".partial")
+    def build(output: Path) -> None:
         progress(f"building {name} from {module} (first run only; this takes minutes on a cold machine)")
         _go_build(
             go=go,
             module=module,
             package=package,
             ldflags=ldflags,
-            output=partial,
+            output=output,
             name=name,
             progress=progress,
         )
+
+    return _cached(name=name, key=module_key(module, go), build=build)
+
+
+def _cached(*, name: str, key: str, build: Callable[[Path], None]) -> Path:
+    """The cached binary ``bin/<name>-<key>``; ``build(partial_path)`` makes it once, under a file lock."""
+    bin_dir = cache_root() / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    target = bin_dir / f"{name}-{key}"
+    if target.is_file():
+        return target
+    with open(bin_dir / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if target.is_file():  # built by a concurrent caller while we waited
+            return target
+        partial = target.with_name(target.name + ".partial")
+        build(partial)
         partial.rename(target)
     return target
 
@@ -138,10 +219,27 @@ def _ensure(*, go: str, module: Path, name: str, package: str, ldflags: str, pro
 def _go_build(
     *, go: str, module: Path, package: str, ldflags: str, output: Path, name: str, progress: Progress
 ) -> None:
-    env = {**os.environ, "GOTOOLCHAIN": "local", "CGO_ENABLED": "0", "GOFLAGS": "-buildvcs=false"}
     command = [go, "build", "-v", "-trimpath", "-ldflags", ldflags, "-o", str(output), package]
+    elapsed = _run_go(command=command, cwd=module, extra_env={}, name=name, progress=progress)
+    progress(f"  {name}: built in {elapsed:.0f}s ({output.stat().st_size >> 20} MiB)")
+
+
+def _run_go(
+    *, command: list[str], cwd: Path, extra_env: dict[str, str], name: str, progress: Progress
+) -> float:
+    """Run ``go build -v`` or ``go install -v`` (one stderr line per package), reporting progress every 15 s.
+
+    Returns the seconds it took; raises ClusterError with the last lines of output when Go fails.
+    """
+    env = {
+        **os.environ,
+        "GOTOOLCHAIN": "local",
+        "CGO_ENABLED": "0",
+        "GOFLAGS": "-buildvcs=false",
+        **extra_env,
+    }
     started = time.monotonic()
-    proc = subprocess.Popen(command, cwd=module, env=env, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(command, cwd=cwd, env=env, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
     compiled = 0
     tail: list[str] = []
@@ -160,7 +258,7 @@ def _go_build(
     done.set()
     if code != 0:
         raise ClusterError(f"go build of {name} failed (exit {code}):\n" + "\n".join(tail))
-    progress(f"  {name}: built in {time.monotonic() - started:.0f}s ({output.stat().st_size >> 20} MiB)")
+    return time.monotonic() - started
 
 
 def _write_kwok_stages(*, go: str, module: Path, target: Path) -> None:

@@ -144,8 +144,9 @@ def components(layout: Layout) -> list[Component]:
     return [etcd, apiserver, controller_manager, scheduler, kwok]
 
 
-def kwok_component(layout: Layout, *, node_selector: str = "fake", port: int | None = None,
-                   cidr: str = POD_CIDR) -> Component:
+def kwok_component(
+    layout: Layout, *, node_selector: str = "fake", port: int | None = None, cidr: str = POD_CIDR
+) -> Component:
     """kwok managing the nodes annotated ``kwok.x-k8s.io/node=<node_selector>``.
 
     The cluster runs one for ``fake``; a test can run another for a node of its own and kill it to make
