@@ -1,0 +1,106 @@
+"""The benchmarks keep working: every one runs in its tiniest form (``bench.profiles.TINY``) on a local
+cluster of its own, and produces well-formed results. No thresholds: benchmarks are not timed tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from typing import Any
+
+import pytest
+from bench.profiles import TINY
+from bench.runner import run
+
+pytestmark = pytest.mark.cluster
+
+SUMMARY_KEYS = {"count", "p50", "p90", "p99", "max", "mean"}
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    directory = tmp_path_factory.mktemp("bench")
+    name = os.environ.get("ZEN_LEAD_BENCH_SMOKE_CLUSTER", "bench-smoke")
+    produced = asyncio.run(
+        run(TINY, cluster_name=name, results_dir=directory, logs_dir=directory / "logs", plots_to_docs=False)
+    )
+    written = json.loads((directory / "tiny.json").read_text())
+    assert written == produced
+    for plot in ("failover", "failover-cdf", "node-burst", "elector"):
+        assert (directory / f"tiny-{plot}.png").stat().st_size > 0
+    return written
+
+
+def assert_summary(summary: dict[str, Any], count: int) -> None:
+    assert set(summary) == SUMMARY_KEYS
+    assert summary["count"] == count
+    assert summary["p50"] is not None
+    assert summary["p50"] <= summary["max"]
+
+
+def test_run_describes_machine_and_parameters(results: dict[str, Any]) -> None:
+    machine = results["machine"]
+    assert machine["nproc"] >= 1
+    assert machine["memory_bytes"] > 0
+    assert machine["kubernetes"].startswith("v1.")
+    assert machine["packages"]["zen-lead"]
+    assert results["profile"]["name"] == "tiny"
+    assert results["benchmarks"] == ["burst", "elector", "failover", "scale"]
+    assert {t["met"] for t in results["targets"]} <= {True, False, None}
+
+
+def test_failover_trials(results: dict[str, Any]) -> None:
+    configs = {f"{s}x{p}" for s, p in TINY.failover_configs} | {f"{TINY.big_services}x{TINY.big_pods}"}
+    assert set(results["failover"]) == configs
+    for data in results["failover"].values():
+        for mode, trials in (("ready", TINY.ready_trials), ("delete", TINY.delete_trials)):
+            measured = data[mode]
+            assert measured["trials"] == measured["complete"] == trials
+            assert len(measured["samples"]) == trials
+            assert_summary(measured["zen_seconds"], trials)
+            assert_summary(measured["upstream_seconds"], trials)
+            assert measured["ratio_of_p99"] is not None
+            assert measured["writes_per_failover"]["apiserver_apply"]["endpointslices"] > 0
+        assert data["safety"]["violations"] == 0
+
+
+def test_scale_and_cost(results: dict[str, Any]) -> None:
+    scale = results["scale"]
+    cold = scale["cold_start"]
+    assert cold["services"] == TINY.big_services
+    assert cold["pods"] == TINY.big_services * TINY.big_pods
+    assert 0 < cold["start_to_cache_sync_seconds"] < cold["start_to_converged_seconds"]
+    assert cold["after_settle"]["rss_bytes"] > 0
+    assert cold["apiserver_apply"]["endpointslices"] >= TINY.big_services
+    assert scale["quiet"]["seconds"] >= TINY.quiet_seconds
+    assert scale["quiet"]["apiserver_requests"]["dispatched"] >= 0
+    assert "controller_writes_total" in scale["warm_restart"]
+    assert scale["churn"]["pod_events"] == 2 * TINY.churn_pods
+    assert scale["churn"]["cpu_seconds_per_1000_events"] >= 0
+
+
+def test_node_burst(results: dict[str, Any]) -> None:
+    for phase in ("status_writes", "heartbeat_stop"):
+        data = results["burst"][phase]
+        assert data["services_led_from_victim"] == TINY.big_services // 2
+        assert data["finished_within_timeout"] is True
+        assert data["zen_after_last_write"]["missing"] == 0
+        assert data["upstream_after_last_write"]["missing"] == 0
+        assert data["zen_after_last_write"]["last_seconds"] is not None
+        assert len(data["timeline"]["zen"]) == data["services_led_from_victim"]
+        assert data["safety"]["all_services_routed_at_end"] is True
+
+
+def test_elector(results: dict[str, Any]) -> None:
+    elector = results["elector"]
+    for impl in ("zen", "official"):
+        data = elector[impl]
+        assert_summary(data["graceful_handoff_seconds"], TINY.elector_rounds)
+        assert_summary(data["crash_takeover_seconds"], TINY.elector_rounds)
+        for role in ("leader", "standby"):
+            assert data["steady_state"][role]["cpu_seconds_per_minute"] >= 0
+            assert data["steady_state"][role]["requests_per_minute"]["dispatched"] > 0
+
+
+def test_results_are_standard_json(results: dict[str, Any]) -> None:
+    assert json.dumps(results, allow_nan=False)  # NaN/inf were replaced by null
