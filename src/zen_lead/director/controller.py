@@ -4,7 +4,7 @@ Informers (list + watch) over Services, Pods, zen-lead's own EndpointSlices (lab
 permitted, Nodes (for endpoint zones) keep slim caches. Handlers turn changes into queue keys
 (``namespace/source-service``) — failover lane when the changed pod currently leads a Service, or when
 a Service has no leader — and workers reconcile keys concurrently (bounded by ``workers``; each
-reconcile's API calls are multiplexed over one HTTP/2 connection). The reconcile itself lives in
+in-flight call has a pooled connection of its own, see ``kube.client``). The reconcile itself lives in
 ``reconcile.py``; everything it decides comes from the pure ``director.core``.
 
 Writes only happen while ``run_workers`` runs, i.e. while this replica leads: informers run on standby
@@ -201,6 +201,10 @@ class Director:
             finally:
                 RECONCILE_DURATION.observe(time.monotonic() - started)
                 self.queue.done(item.key)
+            # A reconcile that writes nothing never suspends, and ``get`` returns at once while keys
+            # are queued: without this, one worker would drain the whole queue in a single stall of
+            # the event loop (watches, Lease renewals and probes waiting meanwhile).
+            await asyncio.sleep(0)
 
     # ---- event handlers (synchronous, quick) --------------------------------------------------
     def _on_service(self, change: Change, old: Service | None, new: Service | None) -> None:

@@ -5,14 +5,21 @@ the same (object, type, reason, message) within ten minutes increase ``count`` o
 (like client-go's correlator) instead of creating new ones, so a flapping pod cannot flood etcd.
 The queue is bounded: when full, Events are dropped and counted (``zen_lead_events_dropped_total``) —
 routing never waits for bookkeeping.
+
+Events are off the critical path in CPU and API capacity too: while failovers are pending (``yield_to``,
+the work queue's ``failovers_drained``) the poster waits, up to ``MAX_DEFERRAL`` seconds, so that during
+a node-death burst the event loop and the apiserver serve the EndpointSlice writes first. The bound
+keeps Events flowing under endless churn.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -24,6 +31,7 @@ from zen_lead.observability.metrics import EVENTS_DROPPED
 
 log = logging.getLogger(__name__)
 AGGREGATION_WINDOW = 600.0
+MAX_DEFERRAL = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +50,7 @@ class EventRecorder:
         self.host = host
         self._queue: asyncio.Queue[EventNote] = asyncio.Queue(max_queued)
         self._seen: dict[str, tuple[str, int, float]] = {}  # digest -> (event name, count, first seen)
+        self.yield_to: Callable[[], Awaitable[None]] | None = None
 
     def record(self, service: Service, type_: str, reason: str, message: str) -> None:
         meta = service.metadata
@@ -59,6 +68,9 @@ class EventRecorder:
     async def run(self) -> None:
         while True:
             note = await self._queue.get()
+            if self.yield_to is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.yield_to(), MAX_DEFERRAL)
             try:
                 await self._post(note)
             except (ApiError, OSError) as error:

@@ -41,6 +41,10 @@ _RETRYABLE = {429, 503}
 MAX_PUSHBACK_RETRIES = 10
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
 _status_decoder = msgspec.json.Decoder(Status)
+# kube-apiserver closes connections idle for 90 s (k8s.io/apiserver secure_serving.go); closing ours at
+# 60 s means we never send on a connection the server is closing, while a failover after a quiet minute
+# still finds warm connections (httpx's default, 5 s, made every rare failover pay a TLS handshake).
+KEEPALIVE_EXPIRY = 60.0
 
 
 @contextlib.contextmanager
@@ -84,7 +88,11 @@ class ApiClient:
         params = ConnectionParams(timeout=httpx2.Timeout(timeout), trust_env=False, http2=http2)
         self._http = httpx2.AsyncClient(
             **params.httpx_params(config),
-            limits=httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            limits=httpx2.Limits(
+                max_connections=max_connections,
+                max_keepalive_connections=max_connections,
+                keepalive_expiry=KEEPALIVE_EXPIRY,
+            ),
         )
 
     @classmethod

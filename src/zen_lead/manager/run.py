@@ -42,6 +42,7 @@ async def run_manager(options: ManagerOptions) -> None:
             namespaces=options.namespaces, workers=options.workers, node_zones=options.node_zones
         ),
     )
+    events.yield_to = director.queue.failovers_drained
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -13,6 +13,8 @@ Semantics (the same contract as client-go's workqueue, plus lanes):
   resets it after a success. Nothing is ever dropped.
 - Each key carries the monotonic time of the first event that caused it, so the reconcile can report
   failover latency from the triggering watch event.
+- ``failovers_drained()`` waits until no failover-lane key is queued or being processed: bookkeeping
+  that shares the event loop and the apiserver with routing (Events) defers itself to it.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ class WorkQueue(Generic[K]):
         self._lanes: dict[Lane, deque[K]] = {lane: deque() for lane in Lane}
         self._queued: dict[K, Item[K]] = {}
         self._processing: set[K] = set()
+        self._urgent: set[K] = set()  # failover-lane keys queued or being processed
+        self._drained = asyncio.Event()
+        self._drained.set()
         self._dirty: dict[K, Item[K]] = {}
         self._timers: dict[K, tuple[float, asyncio.TimerHandle]] = {}
         self._failures: dict[K, int] = {}
@@ -54,6 +59,9 @@ class WorkQueue(Generic[K]):
 
     def add(self, key: K, lane: Lane = Lane.ROUTINE, *, since: float | None = None) -> None:
         now = time.monotonic() if since is None else since
+        if lane is Lane.FAILOVER:
+            self._urgent.add(key)
+            self._drained.clear()
         if key in self._processing:
             dirty = self._dirty.get(key)
             if dirty is None:
@@ -127,6 +135,15 @@ class WorkQueue(Generic[K]):
         dirty = self._dirty.pop(key, None)
         if dirty is not None:
             self.add(dirty.key, dirty.lane, since=dirty.since)
+        queued = self._queued.get(key)
+        if key in self._urgent and (queued is None or queued.lane is not Lane.FAILOVER):
+            self._urgent.discard(key)
+            if not self._urgent:
+                self._drained.set()
+
+    async def failovers_drained(self) -> None:
+        """Return once no failover-lane key is queued or being processed (at once if none is)."""
+        await self._drained.wait()
 
     def _metrics(self) -> None:
         for lane, keys in self._lanes.items():

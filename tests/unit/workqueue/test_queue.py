@@ -41,6 +41,30 @@ async def test_a_key_added_while_processing_is_redone_after_done_never_concurren
     assert again.since <= item.since + 1  # keeps the earliest trigger time of the dirty adds
 
 
+async def test_failovers_drained_waits_for_queued_and_in_flight_failover_keys_only() -> None:
+    queue: WorkQueue[str] = WorkQueue()
+    queue.add("routine")
+    await asyncio.wait_for(queue.failovers_drained(), 1)  # routine work never holds it
+    queue.add("a", Lane.FAILOVER)
+    queue.add("routine", Lane.FAILOVER)  # upgraded while queued
+    waiter = asyncio.create_task(queue.failovers_drained())
+    taken = []
+    for _ in range(2):
+        item = await queue.get()
+        taken.append(item.key)
+        queue.add(item.key, Lane.FAILOVER)  # dirty while processing: still urgent after done
+        queue.done(item.key)
+        await asyncio.sleep(0)
+        assert not waiter.done()
+    for _ in range(2):
+        item = await queue.get()
+        await asyncio.sleep(0)
+        assert not waiter.done(), f"{item.key} is still being processed"
+        queue.done(item.key)
+    await asyncio.wait_for(waiter, 1)
+    assert taken == ["a", "routine"]
+
+
 def scheduled_in(queue: WorkQueue[str], key: str) -> float:
     """Seconds from now until the pending delayed add of ``key`` fires (its timer, not a measurement)."""
     return queue._timers[key][0] - asyncio.get_running_loop().time()
