@@ -27,7 +27,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import httpx2
 import msgspec
 
 from zen_lead.kube.client import ApiClient
@@ -194,13 +193,12 @@ class Watcher:
                 "timeoutSeconds": str(WATCH_SECONDS),
             }
         )
-        async with self.client.stream(self.path, params=params, read_timeout=WATCH_SECONDS + 60) as response:
-            async for line in response.aiter_lines():
+        async with self.client.stream(self.path, params=params, read_timeout=WATCH_SECONDS + 60) as lines:
+            async for line in lines:
                 stamp = time.monotonic()  # first: the moment the event arrived
-                if line:
-                    self.handle(stamp, line)
+                self.handle(stamp, line)
 
-    def handle(self, stamp: float, line: str) -> None:
+    def handle(self, stamp: float, line: bytes) -> None:
         event = _event.decode(line)
         if event.type == "ERROR":
             status = _status.decode(event.object)
@@ -225,7 +223,7 @@ class Watcher:
                 if error.code != 410:
                     raise
                 await self.relist()
-            except (httpx2.HTTPError, OSError):
+            except OSError:
                 await asyncio.sleep(RECONNECT_DELAY)
 
 

@@ -1,14 +1,15 @@
 """``ApiClient``: the controller's one connection to the apiserver.
 
-- A pool of keep-alive HTTP/1.1 connections (httpx2, TLS and auth set up by lightkube's kubeconfig
-  loader): every in-flight write has its own connection, so no slow call blocks unrelated ones; each
-  watch holds one connection. HTTP/2 multiplexing is available (``http2=True``) but off by default: with
-  watch streams open on the same connection, a response body read stalled (flow control) in our tests —
-  see docs/decisions.md.
+- A pool of keep-alive HTTP/1.1 connections (aiohttp; TLS and credentials from the kubeconfig through
+  lightkube's loader, see ``kube.credentials``): every in-flight write has its own connection, so no
+  slow call blocks unrelated ones; each watch holds one. aiohttp, not lightkube's httpx transport, on
+  this path: measured on the local cluster it spends a quarter of the CPU per request
+  (``bench/transport.py``; docs/decisions.md) — CPU the apiserver shares on small machines.
 - A client-side token bucket (``--qps``/``--burst``) with a failover lane: the lane of the current task
   is taken from a context variable (``use_lane``), so a reconcile marks all its calls at once.
 - Honest pushback: 429 (and 503 with Retry-After) waits as told and retries, keeping its lane; nothing
-  is dropped. Every other error status raises ``ApiError``.
+  is dropped. A 401 renews the credentials once (rotated token) and retries. Every other error status
+  raises ``ApiError``; a request that does not complete raises ``TransportError`` (an ``OSError``).
 - Every request is counted and timed by verb, resource and code (``zen_lead_api_*``).
 """
 
@@ -18,18 +19,20 @@ import asyncio
 import contextlib
 import contextvars
 import os
+import ssl
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, TypeVar
 
-import httpx2
+import aiohttp
 import msgspec
-from lightkube.config.client_adapter import ConnectionParams
+from lightkube.config.client_adapter import user_auth, verify_cluster
 from lightkube.config.kubeconfig import SingleConfig
 
 from zen_lead.constants import FIELD_MANAGER
 from zen_lead.kube.config import load_config
-from zen_lead.kube.errors import ApiError
+from zen_lead.kube.credentials import Credentials
+from zen_lead.kube.errors import ApiError, TransportError
 from zen_lead.kube.ratelimit import Lane, TokenBucket
 from zen_lead.kube.structs import Status
 from zen_lead.observability.metrics import API_LATENCY, API_REQUESTS, API_THROTTLED
@@ -45,6 +48,17 @@ _status_decoder = msgspec.json.Decoder(Status)
 # 60 s means we never send on a connection the server is closing, while a failover after a quiet minute
 # still finds warm connections (httpx's default, 5 s, made every rare failover pay a TLS handshake).
 KEEPALIVE_EXPIRY = 60.0
+# A watch event is one line holding one object; objects are at most ~1.5 MiB (etcd's request limit).
+MAX_EVENT_BYTES = 16 << 20
+_METHODS = {
+    "get": "GET",
+    "list": "GET",
+    "create": "POST",
+    "apply": "PATCH",
+    "patch": "PATCH",
+    "update": "PUT",
+    "delete": "DELETE",
+}
 
 
 @contextlib.contextmanager
@@ -56,19 +70,30 @@ def use_lane(lane: Lane) -> Iterator[None]:
         _LANE.reset(token)
 
 
-def _retry_after(response: httpx2.Response) -> float:
+def _retry_after(response: aiohttp.ClientResponse) -> float:
     try:
         return max(0.05, min(30.0, float(response.headers.get("Retry-After", "1"))))
     except ValueError:
         return 1.0
 
 
-def _error(response: httpx2.Response, body: bytes) -> ApiError:
+def _error(code: int, phrase: str, body: bytes) -> ApiError:
     try:
         status = _status_decoder.decode(body)
-        return ApiError(response.status_code, status.reason, status.message)
+        return ApiError(code, status.reason, status.message)
     except (msgspec.DecodeError, msgspec.ValidationError):
-        return ApiError(response.status_code, response.reason_phrase, body[:200].decode(errors="replace"))
+        return ApiError(code, phrase, body[:200].decode(errors="replace"))
+
+
+@contextlib.contextmanager
+def _transport_errors(what: str) -> Iterator[None]:
+    """aiohttp's exceptions (and timeouts) as one ``TransportError``."""
+    try:
+        yield
+    except TimeoutError as error:  # also aiohttp's ServerTimeoutError (a read went silent)
+        raise TransportError(f"{what}: timed out", timeout=True) from error
+    except aiohttp.ClientError as error:
+        raise TransportError(f"{what}: {type(error).__name__}: {error}") from error
 
 
 class ApiClient:
@@ -79,21 +104,19 @@ class ApiClient:
         qps: float = 0.0,
         burst: int = 0,
         timeout: float = 10.0,
-        http2: bool = False,
         max_connections: int = 256,
     ) -> None:
         self.config = config
         self.timeout = timeout
         self.bucket = TokenBucket(qps=qps, burst=burst or int(qps * 2) or 1)
-        params = ConnectionParams(timeout=httpx2.Timeout(timeout), trust_env=False, http2=http2)
-        self._http = httpx2.AsyncClient(
-            **params.httpx_params(config),
-            limits=httpx2.Limits(
-                max_connections=max_connections,
-                max_keepalive_connections=max_connections,
-                keepalive_expiry=KEEPALIVE_EXPIRY,
-            ),
-        )
+        self._base = config.cluster.server.rstrip("/")
+        self._ssl: ssl.SSLContext | None = None
+        if self._base.startswith("https:"):
+            assert config.user is not None, "lightkube's loader always gives a user"
+            self._ssl = verify_cluster(config.cluster, config.user, config.abs_file, trust_env=False)
+        self.credentials = Credentials(user_auth(config.user) if config.user is not None else None)
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
 
     @classmethod
     def from_kubeconfig(cls, kubeconfig: str | os.PathLike[str] | None = None, **kwargs: Any) -> ApiClient:
@@ -103,8 +126,32 @@ class ApiClient:
     def namespace(self) -> str:
         return self.config.namespace or "default"
 
+    def _http(self) -> aiohttp.ClientSession:
+        """The session, made on first use: aiohttp binds it to the running event loop."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(
+                    ssl=self._ssl if self._ssl is not None else False,
+                    limit=self._max_connections,
+                    keepalive_timeout=KEEPALIVE_EXPIRY,
+                ),
+                trust_env=False,
+            )
+        return self._session
+
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _headers(self, content_type: str | None) -> dict[str, str]:
+        headers = {"Accept": "application/json"}
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        authorization = await self.credentials.header()
+        if authorization is not None:
+            headers["Authorization"] = authorization
+        return headers
 
     async def request(
         self,
@@ -117,42 +164,37 @@ class ApiClient:
         content_type: str = "application/json",
         timeout: float | None = None,  # noqa: ASYNC109 - an HTTP timeout for this one request
     ) -> bytes:
-        method = {
-            "get": "GET",
-            "list": "GET",
-            "create": "POST",
-            "apply": "PATCH",
-            "patch": "PATCH",
-            "update": "PUT",
-            "delete": "DELETE",
-        }[verb]
-        headers = {"Content-Type": content_type, "Accept": "application/json"} if body is not None else None
+        method = _METHODS[verb]
+        limit = aiohttp.ClientTimeout(total=timeout or self.timeout)
         lane = _LANE.get()
+        renewed = False
         for _attempt in range(MAX_PUSHBACK_RETRIES):
             await self.bucket.acquire(lane)
+            headers = await self._headers(content_type if body is not None else None)
             started = time.monotonic()
             code = "error"
             try:
-                response = await self._http.request(
-                    method,
-                    path,
-                    params=params,
-                    content=body,
-                    headers=headers,
-                    timeout=httpx2.Timeout(timeout or self.timeout),
-                )
-                code = str(response.status_code)
-                content = response.content
+                with _transport_errors(f"{verb} {resource}"):
+                    async with self._http().request(
+                        method, self._base + path, params=params, data=body, headers=headers, timeout=limit
+                    ) as response:
+                        status, phrase = response.status, response.reason or ""
+                        content = await response.read()
+                code = str(status)
             finally:
                 API_REQUESTS.labels(verb, resource, code).inc()
                 API_LATENCY.labels(verb, resource).observe(time.monotonic() - started)
-            if response.status_code < 400:
+            if status < 400:
                 return content
-            if response.status_code in _RETRYABLE and "Retry-After" in response.headers:
+            if status == 401 and not renewed:
+                renewed = True
+                await self.credentials.renew(headers.get("Authorization"))
+                continue
+            if status in _RETRYABLE and "Retry-After" in response.headers:
                 API_THROTTLED.labels(verb, resource).inc()
                 await asyncio.sleep(_retry_after(response))
                 continue
-            raise _error(response, content)
+            raise _error(status, phrase, content)
         raise ApiError(429, "TooManyRequests", f"gave up after {MAX_PUSHBACK_RETRIES} Retry-After answers")
 
     async def get(self, path: str, kind: type[T], *, resource: str) -> T:
@@ -191,10 +233,27 @@ class ApiClient:
     @contextlib.asynccontextmanager
     async def stream(
         self, path: str, *, params: dict[str, str], read_timeout: float
-    ) -> AsyncIterator[httpx2.Response]:
-        """An open watch stream; the read timeout is the watchdog for a stream that went silent."""
-        timeout = httpx2.Timeout(self.timeout, read=read_timeout)
-        async with self._http.stream("GET", path, params=params, timeout=timeout) as response:
-            if response.status_code >= 400:
-                raise _error(response, await response.aread())
-            yield response
+    ) -> AsyncIterator[AsyncIterator[bytes]]:
+        """An open watch stream as its non-empty lines (one event each). The read timeout is the
+        watchdog for a stream that went silent; a broken stream raises ``TransportError``."""
+        limit = aiohttp.ClientTimeout(total=None, connect=self.timeout, sock_read=read_timeout)
+        headers = await self._headers(None)
+        with _transport_errors("watch"):
+            async with self._http().get(
+                self._base + path, params=params, headers=headers, timeout=limit
+            ) as response:
+                if response.status >= 400:
+                    if response.status == 401:
+                        await self.credentials.renew(headers.get("Authorization"))
+                    raise _error(response.status, response.reason or "", await response.read())
+                yield _lines(response)
+
+
+async def _lines(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    with _transport_errors("watch"):
+        while True:
+            line = await response.content.readline(max_line_length=MAX_EVENT_BYTES)
+            if not line:
+                return
+            if not line.isspace():
+                yield line

@@ -23,3 +23,13 @@ class ApiError(Exception):
     @property
     def gone(self) -> bool:
         return self.code == 410
+
+
+class TransportError(OSError):
+    """The request did not complete: connection refused or reset, a timeout, a truncated body.
+
+    An ``OSError``, so callers that retry on network trouble catch it with the rest."""
+
+    def __init__(self, message: str, *, timeout: bool = False) -> None:
+        super().__init__(message)
+        self.timeout = timeout

@@ -25,11 +25,10 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
-import httpx2
 import msgspec
 
 from zen_lead.kube.client import ApiClient
-from zen_lead.kube.errors import ApiError
+from zen_lead.kube.errors import ApiError, TransportError
 from zen_lead.kube.structs import ListMeta, Status
 from zen_lead.observability.metrics import CACHED_OBJECTS, INFORMER_SYNCED, WATCH_RESTARTS
 
@@ -138,8 +137,8 @@ class Informer(Generic[T]):
                     continue
                 WATCH_RESTARTS.labels(self.resource, f"http_{error.code}").inc()
                 log.warning("list/watch failed", extra={"resource": self.resource, "error": str(error)})
-            except (httpx2.TransportError, httpx2.StreamError, msgspec.DecodeError) as error:
-                reason = "timeout" if isinstance(error, httpx2.ReadTimeout) else "connection"
+            except (TransportError, msgspec.DecodeError) as error:
+                reason = "timeout" if isinstance(error, TransportError) and error.timeout else "connection"
                 WATCH_RESTARTS.labels(self.resource, reason).inc()
                 log.warning("watch stream broken", extra={"resource": self.resource, "error": repr(error)})
             await asyncio.sleep(random.uniform(0, backoff))  # full jitter
@@ -191,17 +190,15 @@ class Informer(Generic[T]):
         if self.label_selector:
             params["labelSelector"] = self.label_selector
         read_timeout = float(params["timeoutSeconds"]) + 30
-        async with self.client.stream(self.path, params=params, read_timeout=read_timeout) as response:
+        async with self.client.stream(self.path, params=params, read_timeout=read_timeout) as lines:
             handled = 0
-            async for line in response.aiter_lines():
-                if not line:
-                    continue
+            async for line in lines:
                 self._handle_line(line)
                 handled += 1
                 if handled % 100 == 0:
                     await asyncio.sleep(0)
 
-    def _handle_line(self, line: str) -> None:
+    def _handle_line(self, line: bytes) -> None:
         event = _event_decoder.decode(line)
         if event.type == "ERROR":
             status = _status_decoder.decode(event.object)
