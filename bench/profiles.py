@@ -8,8 +8,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-# A rare failover in production comes after a long quiet time: longer than HTTP keep-alive expiry (httpx
-# closes idle connections after 5 s), so its write may need a new connection. Idle trials wait this long.
+# A rare failover in production comes after a quiet time. Idle trials wait longer than httpx's default
+# keep-alive expiry (5 s), after which a client of those defaults needs a new connection (TCP + TLS) for
+# its write; zen-lead keeps idle connections 60 s (kube.client.KEEPALIVE_EXPIRY), so it should not.
 IDLE_SECONDS = 6.0
 # Paced trials leave this much time between one trial's end and the next write, so the upstream
 # controller's client token bucket (20 QPS, burst 30) refills: a trial costs it 2-4 writes. Without a pause
