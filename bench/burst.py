@@ -178,6 +178,7 @@ async def status_burst(
         - before.total("zen_lead_api_throttled_total"),
         "apiserver_apply": apiserver.delta(api_before.applies(), api_after.applies()),
         "event_loop_lag": _lag(before, after),
+        "event_loop_stall": _lag(before, after, "stall"),
         "controller_sockets": {"before": sockets_before, "after": controller.sockets()},
         "controller_apply_slice_latency": api_latency(before, after, "endpointslices"),
         "leaders_now_elsewhere": sum(
@@ -244,6 +245,7 @@ async def heartbeat(
         "timeline": _timeline(zen, upstream, marked.values(), first_marked),
         "controller_writes": apiserver.delta(writes(before), writes(after)),
         "event_loop_lag": _lag(before, after),
+        "event_loop_stall": _lag(before, after, "stall"),
     }
     _log("heartbeat stop", result)
     await ctx.solo.revive(ctx.kube)

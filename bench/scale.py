@@ -30,11 +30,14 @@ SETTLE_SECONDS = 3.0
 FIRST_PASS_TIMEOUT = 300.0
 
 
-def _lag(before: Scrape | None, after: Scrape) -> dict[str, float]:
-    buckets = after.histogram("zen_lead_event_loop_lag_seconds")
+def _lag(before: Scrape | None, after: Scrape, metric: str = "lag") -> dict[str, float]:
+    """``metric`` "lag" (wall-clock lateness of the loop's ticks) or "stall" (its upper bound caused
+    by the controller's own work, see ``zen_lead.observability.looplag``)."""
+    name = f"zen_lead_event_loop_{metric}_seconds"
+    buckets = after.histogram(name)
     if before is not None:
-        buckets = apiserver.histogram_delta(before.histogram("zen_lead_event_loop_lag_seconds"), buckets)
-    worst = after.total("zen_lead_event_loop_lag_max_seconds")
+        buckets = apiserver.histogram_delta(before.histogram(name), buckets)
+    worst = after.total(f"zen_lead_event_loop_{metric}_max_seconds")
     return {
         "ticks": max(buckets.values(), default=0.0),
         # interpolated inside its bucket (as Prometheus does), capped by the worst tick ever seen
@@ -103,6 +106,7 @@ async def cold_start(
         "at_convergence": converged_cost,
         "after_settle": _cost(controller),
         "event_loop_lag": _lag(None, scrape),
+        "event_loop_stall": _lag(None, scrape, "stall"),
         "controller_writes": writes(scrape),
         "controller_requests": requests(scrape),
         "controller_apply_latency": {r: api_latency(None, scrape, r) for r in ("services", "endpointslices")},
@@ -144,6 +148,7 @@ async def quiet(ctx: Context, controller: Controller) -> dict[str, Any]:
         "rss_bytes": controller.rss(),
         "peak_rss_bytes": controller.peak_rss(),
         "event_loop_lag": _lag(before, after),
+        "event_loop_stall": _lag(before, after, "stall"),
         "metrics_scrape_seconds": scrapes,
     }
     log.info(
@@ -208,6 +213,7 @@ async def warm_restart(
         "leader_slice_events_observed": slice_events,
         "rss_bytes": restarted.rss(),
         "event_loop_lag": _lag(None, scrape),
+        "event_loop_stall": _lag(None, scrape, "stall"),
     }
     log.info(
         "warm restart: %s writes, %d leader-slice events", result["controller_writes_total"], slice_events
@@ -263,6 +269,7 @@ async def churn(
         "leader_slice_events": moved,
         "upstream_slices": len({k for k in observer.history if k[0] == UPSTREAM}),
         "event_loop_lag": _lag(before, after),
+        "event_loop_stall": _lag(before, after, "stall"),
         "rss_bytes": controller.rss(),
     }
     log.info(

@@ -68,17 +68,18 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "8 (6: <= 150 MB)",
             )
         )
-    lags = {
-        phase: scale[phase]["event_loop_lag"]
-        for phase in ("cold_start", "quiet", "warm_restart", "churn")
-        if phase in scale
-    }
-    lags.update({f"burst {k}": v["event_loop_lag"] for k, v in (results.get("burst") or {}).items()})
-    if lags:
-        p99 = max((v["p99_seconds"] or 0.0) for v in lags.values())
-        worst = max((v["max_seconds_since_start"] or 0.0) for v in lags.values())
-        found.append(_target("event-loop lag p99 (worst phase)", "<= 0.050 s", p99, _le(p99, 0.05), "8"))
-        found.append(_target("event-loop lag, worst single tick", "<= 0.050 s", worst, _le(worst, 0.05), "6"))
+    for metric, what in (
+        ("lag", "event-loop lag"),
+        ("stall", "event-loop stall from our code (upper bound)"),
+    ):
+        phases = [scale[p] for p in ("cold_start", "quiet", "warm_restart", "churn") if p in scale]
+        phases += list((results.get("burst") or {}).values())
+        lags = [phase[f"event_loop_{metric}"] for phase in phases if f"event_loop_{metric}" in phase]
+        if lags:
+            p99 = max((v["p99_seconds"] or 0.0) for v in lags)
+            worst = max((v["max_seconds_since_start"] or 0.0) for v in lags)
+            found.append(_target(f"{what} p99 (worst phase)", "<= 0.050 s", p99, _le(p99, 0.05), "8"))
+            found.append(_target(f"{what}, worst single tick", "<= 0.050 s", worst, _le(worst, 0.05), "6"))
     warm = scale.get("warm_restart")
     if warm:
         total = warm["controller_writes_total"] + sum(warm["apiserver_apply"].values())

@@ -96,6 +96,17 @@ EVENT_LOOP_LAG = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
 )
 EVENT_LOOP_LAG_MAX = Gauge("zen_lead_event_loop_lag_max_seconds", "Worst event-loop lag seen since start.")
+EVENT_LOOP_STALL = Histogram(
+    "zen_lead_event_loop_stall_seconds",
+    "Upper bound of the part of a tick's lag that the process's own work caused: the lag, capped by "
+    "the CPU time the event-loop thread used during the tick. Lag beyond it is time the operating "
+    "system gave the CPU to other processes.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
+EVENT_LOOP_STALL_MAX = Gauge(
+    "zen_lead_event_loop_stall_max_seconds",
+    "Worst event-loop stall (as zen_lead_event_loop_stall_seconds) since start.",
+)
 IS_LEADER = Gauge("zen_lead_is_leader", "1 while this controller replica holds the manager Lease.")
 EVENTS_DROPPED = Counter(
     "zen_lead_events_dropped_total", "Kubernetes Events not recorded (queue full or error)."
