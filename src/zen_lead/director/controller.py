@@ -172,11 +172,11 @@ class Director:
             except (ApiError, OSError, LeadershipLost) as error:
                 RECONCILE_ERRORS.labels(item.key.partition("/")[0]).inc()
                 log.warning("reconcile failed, retrying", extra={"key": item.key, "error": str(error)})
-                self.queue.retry(item.key)
+                self.queue.retry(item.key, item.lane)
             except Exception:
                 RECONCILE_ERRORS.labels(item.key.partition("/")[0]).inc()
                 log.exception("reconcile crashed, retrying", extra={"key": item.key})
-                self.queue.retry(item.key)
+                self.queue.retry(item.key, item.lane)
             else:
                 log.debug(
                     "reconciled",

@@ -31,7 +31,7 @@ from zen_lead.observability.metrics import EVENTS_DROPPED
 
 log = logging.getLogger(__name__)
 AGGREGATION_WINDOW = 600.0
-MAX_DEFERRAL = 2.0
+MAX_DEFERRAL = 5.0  # as long as routine reconciles may be held back (WorkQueue.routine_holdback)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,12 +5,17 @@ Semantics (the same contract as client-go's workqueue, plus lanes):
 - **Deduplicated**: a key is at most once in the queue. Adding a queued key again is a no-op, except
   that it may **upgrade** its lane: failover work (a leader stopped being eligible) goes before routine
   work (new Services, metadata, resyncs), and a key queued as routine that becomes urgent moves ahead.
+- **Routine work yields to failovers in flight**, not only to queued ones: a routine key is handed out
+  only when no failover key is queued or being processed, or when it has waited ``routine_holdback``
+  seconds (so endless churn cannot starve it). During a node death the apiserver is the bottleneck;
+  without this, every lull between two failovers let routine writes (the leader Services' metadata,
+  one per failover) compete with the failovers still arriving.
 - **Never processed twice at once**: a key added while a worker holds it is marked dirty and re-queued
   when the worker calls ``done`` — so no update is lost and no two workers race on one Service.
 - **Delayed adds** (``add_after``) run on the event loop's timer: this is how "becomes eligible at
   exactly time t" (min-ready-duration) is expressed without polling. The earliest pending time wins.
-- **Retry backoff** per key (``retry``): exponential from ``base_delay`` to ``max_delay``; ``forget``
-  resets it after a success. Nothing is ever dropped.
+- **Retry backoff** per key (``retry``): exponential from ``base_delay`` to ``max_delay``, in the lane
+  the key failed in; ``forget`` resets it after a success. Nothing is ever dropped.
 - Each key carries the monotonic time of the first event that caused it, so the reconcile can report
   failover latency from the triggering watch event.
 - ``failovers_drained()`` waits until no failover-lane key is queued or being processed: bookkeeping
@@ -40,7 +45,9 @@ class Item(Generic[K]):
 
 
 class WorkQueue(Generic[K]):
-    def __init__(self, *, base_delay: float = 0.005, max_delay: float = 60.0) -> None:
+    def __init__(
+        self, *, base_delay: float = 0.005, max_delay: float = 60.0, routine_holdback: float = 5.0
+    ) -> None:
         self._lanes: dict[Lane, deque[K]] = {lane: deque() for lane in Lane}
         self._queued: dict[K, Item[K]] = {}
         self._processing: set[K] = set()
@@ -51,8 +58,10 @@ class WorkQueue(Generic[K]):
         self._timers: dict[K, tuple[float, asyncio.TimerHandle]] = {}
         self._failures: dict[K, int] = {}
         self._wakeup = asyncio.Event()
+        self._holdback_timer: asyncio.TimerHandle | None = None
         self.base_delay = base_delay
         self.max_delay = max_delay
+        self.routine_holdback = routine_holdback
 
     def __len__(self) -> int:
         return len(self._queued)
@@ -102,11 +111,11 @@ class WorkQueue(Generic[K]):
         self._timers.pop(key, None)
         self.add(key, lane)
 
-    def retry(self, key: K) -> None:
+    def retry(self, key: K, lane: Lane = Lane.ROUTINE) -> None:
         failures = self._failures.get(key, 0)
         self._failures[key] = failures + 1
         QUEUE_RETRIES.inc()
-        self.add_after(key, min(self.max_delay, self.base_delay * (2**failures)))
+        self.add_after(key, min(self.max_delay, self.base_delay * (2**failures)), lane)
 
     def forget(self, key: K) -> None:
         self._failures.pop(key, None)
@@ -118,17 +127,37 @@ class WorkQueue(Generic[K]):
 
     async def get(self) -> Item[K]:
         while True:
-            for lane in Lane:
-                keys = self._lanes[lane]
-                if keys:
-                    key = keys.popleft()
-                    item = self._queued.pop(key)
-                    self._processing.add(key)
-                    QUEUE_WAIT.labels(lane.name.lower()).observe(time.monotonic() - item.since)
-                    self._metrics()
-                    return item
+            lane = self._ready_lane()
+            if lane is not None:
+                key = self._lanes[lane].popleft()
+                item = self._queued.pop(key)
+                self._processing.add(key)
+                QUEUE_WAIT.labels(lane.name.lower()).observe(time.monotonic() - item.since)
+                self._metrics()
+                return item
             self._wakeup.clear()
             await self._wakeup.wait()
+
+    def _ready_lane(self) -> Lane | None:
+        """The lane to take the next key from, if any may be taken now."""
+        if self._lanes[Lane.FAILOVER]:
+            return Lane.FAILOVER
+        routine = self._lanes[Lane.ROUTINE]
+        if not routine:
+            return None
+        if not self._urgent:
+            return Lane.ROUTINE
+        release = self._queued[routine[0]].since + self.routine_holdback
+        if time.monotonic() >= release:
+            return Lane.ROUTINE
+        if self._holdback_timer is None:  # wake the workers when the oldest routine key's wait is up
+            delay = release - time.monotonic()
+            self._holdback_timer = asyncio.get_running_loop().call_later(delay, self._holdback_over)
+        return None
+
+    def _holdback_over(self) -> None:
+        self._holdback_timer = None
+        self._wakeup.set()
 
     def done(self, key: K) -> None:
         self._processing.discard(key)
@@ -140,6 +169,7 @@ class WorkQueue(Generic[K]):
             self._urgent.discard(key)
             if not self._urgent:
                 self._drained.set()
+                self._wakeup.set()  # routine keys held back for the failovers may go now
 
     async def failovers_drained(self) -> None:
         """Return once no failover-lane key is queued or being processed (at once if none is)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -63,6 +64,38 @@ async def test_failovers_drained_waits_for_queued_and_in_flight_failover_keys_on
         queue.done(item.key)
     await asyncio.wait_for(waiter, 1)
     assert taken == ["a", "routine"]
+
+
+async def test_routine_keys_wait_for_failovers_in_flight_then_for_at_most_the_holdback() -> None:
+    queue: WorkQueue[str] = WorkQueue(routine_holdback=0.2)
+    queue.add("urgent", Lane.FAILOVER)
+    queue.add("metadata")
+    failover = await queue.get()
+    assert failover.key == "urgent"
+    waiting = asyncio.create_task(queue.get())
+    await asyncio.sleep(0.05)
+    assert not waiting.done()  # a failover is being processed: routine work holds back
+    queue.done("urgent")
+    assert (await asyncio.wait_for(waiting, 1)).key == "metadata"  # woken when it finished
+    queue.done("metadata")
+
+    queue.add("stuck", Lane.FAILOVER)
+    queue.add("starved")
+    await queue.get()  # "stuck" is processed and never finishes
+    started = time.monotonic()
+    item = await asyncio.wait_for(queue.get(), 2)
+    assert item.key == "starved"
+    assert time.monotonic() - started >= 0.1  # held back, but not for ever
+
+
+async def test_retry_keeps_the_lane_the_key_failed_in() -> None:
+    queue: WorkQueue[str] = WorkQueue(base_delay=0.01)
+    queue.add("a", Lane.FAILOVER)
+    item = await queue.get()
+    queue.retry(item.key, item.lane)
+    queue.done(item.key)
+    again = await asyncio.wait_for(queue.get(), 1)
+    assert (again.key, again.lane) == ("a", Lane.FAILOVER)
 
 
 def scheduled_in(queue: WorkQueue[str], key: str) -> float:
