@@ -69,8 +69,11 @@ class EventRecorder:
         while True:
             note = await self._queue.get()
             if self.yield_to is not None:
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancellation that
+                # arrives as the awaited thing completes — shutdown then hung in the next get().
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.yield_to(), MAX_DEFERRAL)
+                    async with asyncio.timeout(MAX_DEFERRAL):
+                        await self.yield_to()
             try:
                 await self._post(note)
             except (ApiError, OSError) as error:
