@@ -22,11 +22,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from bench import apiserver
-from bench.context import Context, converged
+from bench.context import CONTROLLER_IDENTITY, Context, converged
 from bench.controller import Controller, writes
 from bench.kube import bounded
 from bench.observer import LEADER_SUFFIX, UPSTREAM, ZEN, Endpoint, SliceObserver
-from bench.scale import _lag, api_latency
+from bench.scale import _lag, api_latency, histogram_summary
 from bench.stats import summary
 from bench.workload import Workload
 
@@ -181,6 +181,19 @@ async def status_burst(
         "event_loop_stall": _lag(before, after, "stall"),
         "controller_sockets": {"before": sockets_before, "after": controller.sockets()},
         "controller_apply_slice_latency": api_latency(before, after, "endpointslices"),
+        # the controller's own view, from the pod event it received to the slice write that landed,
+        # and the part of it spent queued before a worker took the key; the rest of the per-Service
+        # time above is the event's way from the harness's write to the controller
+        "controller_failover_latency": histogram_summary(before, after, "zen_lead_failover_latency_seconds"),
+        "controller_failover_queue_wait": histogram_summary(
+            before, after, "zen_lead_workqueue_wait_seconds", lane="failover"
+        ),
+        "apiserver_flowcontrol_wait": histogram_summary(
+            api_before,
+            api_after,
+            "apiserver_flowcontrol_request_wait_duration_seconds",
+            flow_schema=f"bench-{CONTROLLER_IDENTITY}",
+        ),
         "leaders_now_elsewhere": sum(
             1 for e in leaders_after.values() if e is not None and e.pod not in doomed
         ),
@@ -246,6 +259,7 @@ async def heartbeat(
         "controller_writes": apiserver.delta(writes(before), writes(after)),
         "event_loop_lag": _lag(before, after),
         "event_loop_stall": _lag(before, after, "stall"),
+        "controller_failover_latency": histogram_summary(before, after, "zen_lead_failover_latency_seconds"),
     }
     _log("heartbeat stop", result)
     await ctx.solo.revive(ctx.kube)

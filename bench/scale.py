@@ -51,7 +51,13 @@ def _lag(before: Scrape | None, after: Scrape, metric: str = "lag") -> dict[str,
 
 def api_latency(before: Scrape | None, after: Scrape, resource: str, verb: str = "apply") -> dict[str, float]:
     """The controller's own view of its requests (``zen_lead_api_request_duration_seconds``)."""
-    name, labels = "zen_lead_api_request_duration_seconds", {"verb": verb, "resource": resource}
+    return histogram_summary(
+        before, after, "zen_lead_api_request_duration_seconds", verb=verb, resource=resource
+    )
+
+
+def histogram_summary(before: Scrape | None, after: Scrape, name: str, **labels: str) -> dict[str, float]:
+    """Count, p50 and p99 of histogram ``name`` between two scrapes (interpolated in buckets)."""
     buckets = after.histogram(name, **labels)
     if before is not None:
         buckets = apiserver.histogram_delta(before.histogram(name, **labels), buckets)
