@@ -1,0 +1,273 @@
+"""``python -m bench.ab --baseline <git revision>`` — the controller at two revisions, side by side.
+
+Machines are noisy and runs of different days are not comparable, so a change to the controller is
+judged here against its baseline **in one run, on one cluster, alternating** the two source trees
+round by round. The baseline is checked out with ``git worktree`` into ``build/ab/``; both run with the
+same virtualenv, as the admin user (APF-exempt, so the apiserver treats them alike).
+
+Scenario: ``--services`` Services of ``--pods`` pods each; every Service's current leader is made
+NotReady at once (status writes, 128 in flight) — the node-death burst. Per round: the time from the
+first and from the last write's response to the last ``LeaderChanged`` record of the controller's log
+(its reconcile had written the slice), the controller's CPU seconds for the round, and whether it
+stopped within 15 s of SIGTERM. Results: ``bench/results/ab-burst.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bench.kube import JSON, Kube, bounded
+from bench.machine import describe
+from zen_lead.localcluster import LocalCluster
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results"
+WORK = REPO / "build" / "ab"
+NAMESPACE = "ab"
+SLICE_SELECTOR = "endpointslice.kubernetes.io/managed-by=endpointslice.zen-lead.io"
+
+
+def _worktree(revision: str) -> Path:
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", revision], cwd=REPO, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    path = WORK / commit
+    if not path.exists():
+        subprocess.run(["git", "worktree", "add", "--detach", "-f", str(path), commit], cwd=REPO, check=True)
+    return path / "src"
+
+
+def _records(log: Path) -> list[JSON]:
+    return [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+
+
+def _stamp(record: JSON) -> float:
+    return datetime.fromisoformat(str(record["ts"]).replace("Z", "+00:00")).timestamp()
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _until(predicate: Any, *, within: float, what: str) -> Any:
+    """Poll ``predicate`` (the harness's own reads) until it returns something true."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        value = await predicate()
+        if value:
+            return value
+        await asyncio.sleep(0.5)
+    raise TimeoutError(what)
+
+
+def _start(argv: list[str], *, source: Path, log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "w") as out:
+        return subprocess.Popen(
+            argv, env={**os.environ, "PYTHONPATH": str(source)}, stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+def _is_ready(pod: JSON) -> bool:
+    conditions = pod.get("status", {}).get("conditions", [])
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+class Scenario:
+    def __init__(self, kube: Kube, *, services: int, pods: int, nodes: list[str]) -> None:
+        self.kube = kube
+        self.services = services
+        self.pods = pods
+        self.nodes = nodes
+
+    async def build(self) -> None:
+        kube = self.kube
+        await kube.create_namespace(NAMESPACE)
+
+        def service(i: int) -> Any:
+            return kube.create(
+                f"/api/v1/namespaces/{NAMESPACE}/services",
+                {
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    "metadata": {"name": f"s{i:04d}", "annotations": {"zen-lead.io/enabled": "true"}},
+                    "spec": {"selector": {"app": f"s{i:04d}"}, "ports": [{"port": 80, "targetPort": 8080}]},
+                },
+                resource="services",
+            )
+
+        def pod(index: tuple[int, int]) -> Any:
+            i, j = index
+            return kube.create(
+                f"/api/v1/namespaces/{NAMESPACE}/pods",
+                {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": {"name": f"s{i:04d}-{j}", "labels": {"app": f"s{i:04d}"}},
+                    "spec": {
+                        "nodeName": self.nodes[(i + j) % len(self.nodes)],
+                        "containers": [{"name": "app", "image": "app", "ports": [{"containerPort": 8080}]}],
+                    },
+                },
+                resource="pods",
+            )
+
+        await bounded(range(self.services), service, concurrency=64)
+        pods = [(i, j) for i in range(self.services) for j in range(self.pods)]
+        await bounded(pods, pod, concurrency=64)
+        await _until(self._all_ready, within=900, what="pods Ready")
+
+    async def _all_ready(self) -> bool:
+        pods = await self.kube.list_all(f"/api/v1/namespaces/{NAMESPACE}/pods", resource="pods")
+        ready = sum(
+            1
+            for p in pods
+            if any(
+                c["type"] == "Ready" and c["status"] == "True"
+                for c in p.get("status", {}).get("conditions", [])
+            )
+        )
+        return ready == self.services * self.pods
+
+    async def leaders(self) -> list[str]:
+        slices = await self.kube.list_all(
+            f"/apis/discovery.k8s.io/v1/namespaces/{NAMESPACE}/endpointslices",
+            resource="endpointslices",
+            params={"labelSelector": SLICE_SELECTOR},
+        )
+        return [s["endpoints"][0]["targetRef"]["name"] for s in slices if s.get("endpoints")]
+
+    async def round(self, *, name: str, source: Path, kubeconfig: Path, logs: Path) -> dict[str, Any]:
+        log = logs / f"controller-{name}.log"
+        argv = [
+            sys.executable,
+            "-m",
+            "zen_lead",
+            "run",
+            "--kubeconfig",
+            str(kubeconfig),
+            "--namespace",
+            NAMESPACE,
+            "--no-leader-elect",
+            "--metrics-bind-address",
+            "0",
+            "--health-probe-bind-address",
+            "0",
+        ]
+        proc = _start(argv, source=source, log=log)
+        try:
+
+            async def routed() -> list[str] | None:
+                found = await self.leaders()
+                return found if len(found) == self.services else None
+
+            leaders = await _until(routed, within=300, what="every Service routed")
+            await asyncio.sleep(8)  # the first pass and its Events are done
+            base, cpu_before = len(_records(log)), _cpu_seconds(proc.pid)
+            landed: list[float] = []
+
+            async def fail(pod: str) -> None:
+                await self.kube.set_pod_ready(NAMESPACE, pod, ready=False)
+                landed.append(time.time())
+
+            first = time.time()
+            await bounded(leaders, fail, concurrency=128)
+
+            async def moved() -> list[float] | None:
+                changed = [_stamp(r) for r in _records(log)[base:] if r.get("reason") == "LeaderChanged"]
+                return changed if len(changed) >= len(leaders) else None
+
+            changed = await _until(moved, within=300, what="every leader moved")
+            cpu = _cpu_seconds(proc.pid) - cpu_before
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(15)
+                stopped = True
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                stopped = False
+        await bounded(leaders, lambda p: self.kube.set_pod_ready(NAMESPACE, p, ready=True), concurrency=128)
+        await _until(self._all_ready, within=300, what="pods Ready again")
+        return {
+            "variant": name,
+            "failovers": len(leaders),
+            "writes_spread_seconds": max(landed) - first,
+            "last_moved_after_first_write_seconds": max(changed) - first,
+            "last_moved_after_last_write_seconds": max(changed) - max(landed),
+            "cpu_seconds": cpu,
+            "stopped_on_sigterm": stopped,
+        }
+
+
+async def _run(args: argparse.Namespace) -> dict[str, Any]:
+    variants = {"baseline": _worktree(args.baseline), "candidate": REPO / "src"}
+    logs = REPO / "build" / "bench" / "ab"
+    logs.mkdir(parents=True, exist_ok=True)
+    local = LocalCluster(args.cluster, nodes=args.nodes, zones=3)
+    info = local.up()
+    kube = Kube(info.kubeconfig)
+    try:
+        scenario = Scenario(kube, services=args.services, pods=args.pods, nodes=list(info.nodes))
+        await scenario.build()
+        rounds = []
+        for _ in range(args.rounds):
+            for name, source in variants.items():
+                result = await scenario.round(name=name, source=source, kubeconfig=info.kubeconfig, logs=logs)
+                print(json.dumps(result), flush=True)
+                rounds.append(result)
+    finally:
+        await kube.aclose()
+        local.down()
+    summary = {
+        name: {
+            key: statistics.median(r[key] for r in rounds if r["variant"] == name)
+            for key in (
+                "last_moved_after_first_write_seconds",
+                "last_moved_after_last_write_seconds",
+                "cpu_seconds",
+            )
+        }
+        for name in variants
+    }
+    return {
+        "machine": describe(kubernetes_version=info.kubernetes_version),
+        "baseline": args.baseline,
+        "candidate": "working tree",
+        "parameters": {"services": args.services, "pods": args.pods, "nodes": args.nodes},
+        "rounds": rounds,
+        "median": summary,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.ab", description=__doc__)
+    parser.add_argument("--baseline", required=True, help="git revision to compare the working tree with")
+    parser.add_argument("--services", type=int, default=1000)
+    parser.add_argument("--pods", type=int, default=3)
+    parser.add_argument("--nodes", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--cluster", default="bench-ab")
+    parser.add_argument("--output", type=Path, default=RESULTS / "ab-burst.json")
+    args = parser.parse_args(argv)
+    results = asyncio.run(_run(args))
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    for name, values in results["median"].items():
+        print(f"{name:>9}: " + ", ".join(f"{k} {v:.2f}" for k, v in values.items()))
+    print(f"results: {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
