@@ -116,12 +116,14 @@ def ensure_binaries(progress: Progress = stderr_progress) -> Binaries:
 @dataclass(frozen=True, slots=True)
 class GoTool:
     """A command built with ``go install <package>@<version>``, cached as ``bin/<name>-<version>-<flags>``
-    (``flags`` a hash of the ldflags, so a change of build settings never reuses a stale binary)."""
+    (``flags`` a hash of the ldflags and build tags, so a change of build settings never reuses a stale
+    binary)."""
 
     name: str
     package: str
     version: str
     ldflags: str = "-s -w"
+    tags: str = ""
 
 
 # The ldflags of Helm's Makefile: its version, and the Kubernetes version it assumes without a cluster
@@ -142,10 +144,13 @@ HELM = GoTool(
         ]
     ),
 )
+# Prometheus's own build tag ``remove_all_sd`` leaves out every service-discovery plugin (the cloud SDKs
+# are most of the build); ``promtool check rules`` needs none of them.
 PROMTOOL = GoTool(
     name="promtool",
     package="github.com/prometheus/prometheus/cmd/promtool",
     version="v0.316.0",
+    tags="remove_all_sd",
 )
 #: Tools the test suite needs besides the control plane (the chart's and the alert rules' checks).
 TEST_TOOLS = (HELM, PROMTOOL)
@@ -166,6 +171,7 @@ def ensure_go_tool(tool: GoTool, progress: Progress = stderr_progress) -> Path:
             "-trimpath",
             "-ldflags",
             tool.ldflags,
+            *(["-tags", tool.tags] if tool.tags else []),
             f"{tool.package}@{tool.version}",
         ]
         elapsed = _run_go(
@@ -179,7 +185,7 @@ def ensure_go_tool(tool: GoTool, progress: Progress = stderr_progress) -> Path:
         gobin.rmdir()
         progress(f"  {tool.name}: built in {elapsed:.0f}s ({output.stat().st_size >> 20} MiB)")
 
-    flags = hashlib.sha256(tool.ldflags.encode()).hexdigest()[:8]
+    flags = hashlib.sha256(f"{tool.ldflags}|{tool.tags}".encode()).hexdigest()[:8]
     return _cached(name=tool.name, key=f"{tool.version}-{flags}", build=build)
 
 
