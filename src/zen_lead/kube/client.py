@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import asyncio.sslproto
 import contextlib
 import contextvars
 import os
@@ -48,6 +49,13 @@ _status_decoder = msgspec.json.Decoder(Status)
 # 60 s means we never send on a connection the server is closing, while a failover after a quiet minute
 # still finds warm connections (httpx's default, 5 s, made every rare failover pay a TLS handshake).
 KEEPALIVE_EXPIRY = 60.0
+# asyncio's TLS transport (which aiohttp uses) gives every connection a zero-filled 256 KiB read buffer:
+# with a write connection per worker plus the watches, ~70 connections held ~18 MB of RSS. Reads of
+# 64 KiB (four TLS records) cost no measurable CPU more and 4x less memory (measured: 64 connections
+# 19.6 MB -> 7.7 MB). The attribute is the class's own knob ("buffer size passed to read()").
+TLS_READ_BUFFER = 64 * 1024
+if getattr(asyncio.sslproto.SSLProtocol, "max_size", 0) > TLS_READ_BUFFER:
+    asyncio.sslproto.SSLProtocol.max_size = TLS_READ_BUFFER
 # A watch event is one line holding one object; objects are at most ~1.5 MiB (etcd's request limit).
 MAX_EVENT_BYTES = 16 << 20
 _METHODS = {
