@@ -5,7 +5,6 @@ ServiceAccount (a TokenRequest token), so that the controller runs with exactly 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import secrets
@@ -21,11 +20,12 @@ import yaml  # type: ignore[import-untyped]  # PyYAML comes with lightkube; no s
 from lightkube import Client
 from lightkube.codecs import load_all_yaml
 from lightkube.generic_resource import load_in_cluster_generic_resources
-from lightkube.models.authentication_v1 import TokenRequestSpec
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
-from lightkube.resources.core_v1 import Namespace, ServiceAccount
+from lightkube.resources.core_v1 import Namespace
 
+from tests.support.deploy import load_render
+from tests.support.identity import service_account_kubeconfig
 from tests.support.wait import eventually
 from zen_lead.localcluster import ClusterInfo
 from zen_lead.localcluster.build import HELM, PROMTOOL, ensure_go_tool, go_binary
@@ -54,12 +54,7 @@ def promtool() -> Path:
 @pytest.fixture(scope="session")
 def render() -> ModuleType:
     """``deploy/render.py``, the generator of the values table and of ``deploy/``."""
-    spec = importlib.util.spec_from_file_location("deploy_render", ROOT / "deploy" / "render.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_render()
 
 
 def helm_template(
@@ -124,40 +119,6 @@ def apply_all(kube: Client, objects: list[dict[str, Any]]) -> list[Any]:
     """Server-side apply every object (as `kubectl apply --server-side` would); return what the API kept."""
     resources = load_all_yaml(yaml.safe_dump_all(objects))
     return [kube.apply(obj, field_manager=FIELD_MANAGER, force=True) for obj in resources]
-
-
-def service_account_kubeconfig(
-    kube: Client, cluster: ClusterInfo, *, namespace: str, name: str, target: Path
-) -> Path:
-    """A kubeconfig that authenticates as the ServiceAccount (a one-hour TokenRequest token)."""
-    request = ServiceAccount.Token(
-        metadata=ObjectMeta(name=name, namespace=namespace),
-        spec=TokenRequestSpec(audiences=[], expirationSeconds=3600),
-    )
-    status = kube.create(request, name, namespace=namespace).status
-    assert status is not None
-    token = status.token
-    admin = yaml.safe_load(cluster.kubeconfig.read_text())
-    context = f"{namespace}-{name}"
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": admin["clusters"],
-        "users": [{"name": context, "user": {"token": token}}],
-        "contexts": [
-            {
-                "name": context,
-                "context": {
-                    "cluster": admin["clusters"][0]["name"],
-                    "user": context,
-                    "namespace": namespace,
-                },
-            }
-        ],
-        "current-context": context,
-    }
-    target.write_text(yaml.safe_dump(config))
-    return target
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from types import ModuleType
@@ -10,18 +9,15 @@ from types import ModuleType
 import pytest
 import yaml  # type: ignore[import-untyped]  # PyYAML comes with lightkube; no stubs installed
 
+from tests.support.deploy import load_render
+
 ROOT = Path(__file__).resolve().parents[3]
 CHART = ROOT / "charts" / "zen-lead"
 
 
 @pytest.fixture(scope="module")
 def render() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("deploy_render", ROOT / "deploy" / "render.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_render()
 
 
 def test_readme_table_is_current(render: ModuleType) -> None:
