@@ -31,3 +31,22 @@ def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
         time.sleep(interval)
+
+
+def settled(read: Callable[[], T], *, quiet: float = 1.0, timeout: float = 30.0, what: str = "value") -> T:
+    """Return ``read()`` once it has stayed the same for ``quiet`` seconds (a "nothing more happens" check).
+
+    Used to take a baseline of something the product changes asynchronously (write counters), and to
+    give a wrong write the time to show before a test asserts that none happened.
+    """
+    deadline = time.monotonic() + timeout
+    value = read()
+    since = time.monotonic()
+    while time.monotonic() - since < quiet:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} still changing after {timeout}s; last: {value!r}")
+        time.sleep(0.1)
+        current = read()
+        if current != value:
+            value, since = current, time.monotonic()
+    return value

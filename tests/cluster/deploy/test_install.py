@@ -166,6 +166,19 @@ def resource_rules(client: Client, namespace: str) -> dict[tuple[str, str, str],
     return found
 
 
+def assert_rules(client: Client, namespace: str, expected: dict[tuple[str, str, str], set[str]]) -> None:
+    """The identity's rules in ``namespace`` are exactly ``expected`` once RBAC has seen the bindings.
+
+    The apiserver's authorizer reads Roles and bindings from informers: a binding just applied takes
+    effect a moment later, so the comparison is retried for a few seconds before it fails."""
+
+    def check() -> bool:
+        assert resource_rules(client, namespace) == expected
+        return True
+
+    eventually(check, timeout=10, what=f"the rules in {namespace}")
+
+
 def expected_rules(*, managed: bool, lease: str | None, nodes: bool) -> dict[tuple[str, str, str], set[str]]:
     rules: dict[tuple[str, str, str], set[str]] = {}
     if managed:
@@ -241,23 +254,19 @@ def test_namespaced_identity_has_exactly_the_chart_rules(
 ) -> None:
     client = sync_client(namespaced.kubeconfig, field_manager=FIELD_MANAGER)
     lease = namespaced.lease
-    assert resource_rules(client, namespaced.namespace) == expected_rules(
-        managed=True, lease=lease, nodes=False
-    )
-    assert resource_rules(client, watched_namespace(namespaced)) == expected_rules(
-        managed=True, lease=None, nodes=False
-    )
-    assert resource_rules(client, elsewhere) == expected_rules(managed=False, lease=None, nodes=False)
+    assert_rules(client, namespaced.namespace, expected_rules(managed=True, lease=lease, nodes=False))
+    assert_rules(client, watched_namespace(namespaced), expected_rules(managed=True, lease=None, nodes=False))
+    assert_rules(client, elsewhere, expected_rules(managed=False, lease=None, nodes=False))
 
 
 def test_cluster_wide_identity_has_exactly_the_chart_rules(
     cluster: ClusterInfo, cluster_wide: Installation, elsewhere: str
 ) -> None:
     client = sync_client(cluster_wide.kubeconfig, field_manager=FIELD_MANAGER)
-    assert resource_rules(client, cluster_wide.namespace) == expected_rules(
-        managed=True, lease=cluster_wide.lease, nodes=True
+    assert_rules(
+        client, cluster_wide.namespace, expected_rules(managed=True, lease=cluster_wide.lease, nodes=True)
     )
-    assert resource_rules(client, elsewhere) == expected_rules(managed=True, lease=None, nodes=True)
+    assert_rules(client, elsewhere, expected_rules(managed=True, lease=None, nodes=True))
 
 
 @pytest.mark.parametrize(
@@ -444,11 +453,13 @@ def exercise_deletes(kube: Client, controller: ControllerProcess, namespace: str
         lambda: not list(kube.list(Service, namespace=namespace, fields={"metadata.name": leader_service})),
         what="the leader Service deleted after opt-out",
     )
-    for resource in ("endpointslices", "services"):
-        deleted = controller.metric(
-            "zen_lead_api_requests_total", verb="delete", resource=resource, code="200"
+    for resource in ("endpointslices", "services"):  # counted once the delete's response is read
+        eventually(
+            lambda r=resource: (
+                controller.metric("zen_lead_api_requests_total", verb="delete", resource=r, code="200") >= 1
+            ),
+            what=f"a {resource} delete counted by the controller",
         )
-        assert deleted >= 1, f"no {resource} deleted by the controller"
 
 
 def start_controller(installation: Installation, log_dir: Path) -> ControllerProcess:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from lightkube import Client
-from lightkube.resources.core_v1 import Event, Pod
+from lightkube.resources.core_v1 import Event, Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from tests.support.controller import ControllerProcess
@@ -48,6 +48,15 @@ def leader_slices(kube: Client, namespace: str, leader_service: str) -> list[End
     return list(
         kube.list(EndpointSlice, namespace=namespace, labels={"kubernetes.io/service-name": leader_service})
     )
+
+
+def leader_annotation(kube: Client, namespace: str, leader_service: str) -> str | None:
+    """The pod the leader Service's ``zen-lead.io/leader-pod`` annotation names (None when absent).
+
+    The annotations follow the routing write in a routine pass, so tests wait for them separately.
+    """
+    annotations = kube.get(Service, leader_service, namespace=namespace).metadata.annotations or {}
+    return annotations.get("zen-lead.io/leader-pod")
 
 
 def leader_endpoints(kube: Client, namespace: str, leader_service: str) -> list[tuple[str, str]]:

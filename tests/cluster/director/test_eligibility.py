@@ -89,8 +89,8 @@ def test_min_ready_duration_requeues_without_any_further_event(
             annotations={**ENABLED, "zen-lead.io/min-ready-duration": "3s"},
         )
     )
+    ready_at = time.time()  # before the pod's Ready condition is stamped: a lower bound of its time
     manual_pod(kube, name="p0", namespace=namespace, node=node, labels={"app": "mr"}, ips=["10.9.3.1"])
-    ready_at = time.time()
     eventually(lambda: leader_slices(kube, namespace, "mr-leader"), what="the leader slice")
     assert leader_endpoints(kube, namespace, "mr-leader") == []  # not Ready for 3 s yet: fail closed
     wait_leader(kube, namespace, "mr-leader", timeout=15)
@@ -194,10 +194,15 @@ def test_numeric_named_multi_and_missing_ports(
         ("metrics", 9090, "TCP", "http"),
         ("raw", 7001, "UDP", None),
     ]
-    ports = {
-        p.name: (p.port, p.targetPort) for p in kube.get(Service, "mp-leader", namespace=namespace).spec.ports
-    }
-    assert ports == {"http": (80, 8080), "metrics": (9000, 9090), "raw": (7000, 7001)}
+
+    def leader_ports() -> dict[str, tuple[int, int | str]]:
+        spec = kube.get(Service, "mp-leader", namespace=namespace).spec
+        return {p.name: (p.port, p.targetPort) for p in spec.ports}
+
+    # Named target ports resolve against the leader pod. If the Service was planned before the pod was
+    # Ready, the resolved numbers follow the routing write in a routine pass: wait for them.
+    expected = {"http": (80, 8080), "metrics": (9000, 9090), "raw": (7000, 7001)}
+    eventually(lambda: leader_ports() == expected, what=f"mp-leader's ports {expected}")
     # A named targetPort no pod declares: no pod is eligible, zero endpoints, a Warning says why.
     kube.create(
         service(

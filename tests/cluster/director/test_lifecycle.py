@@ -13,9 +13,16 @@ from lightkube.resources.core_v1 import Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 from lightkube.types import CascadeType
 
-from tests.cluster.director.conftest import ENABLED, events, leader_slices, ready_pods, wait_leader
+from tests.cluster.director.conftest import (
+    ENABLED,
+    events,
+    leader_annotation,
+    leader_slices,
+    ready_pods,
+    wait_leader,
+)
 from tests.support.controller import ControllerProcess
-from tests.support.wait import eventually
+from tests.support.wait import eventually, settled
 from tests.support.workload import deployment, service
 
 pytestmark = pytest.mark.cluster
@@ -171,12 +178,17 @@ def test_leader_services_are_never_sources(
 ) -> None:
     pods_for(kube, namespace, "db", replicas=1)
     kube.create(service("db", namespace, selector={"app": "db"}, annotations=ENABLED))
-    wait_leader(kube, namespace, "db-leader")
+    leader = wait_leader(kube, namespace, "db-leader")
+    eventually(lambda: leader_annotation(kube, namespace, "db-leader") == leader, what="db-leader annotated")
+    before = settled(controller.writes, what="the controller's writes (LeaderElected Event)")
+    reconciles = controller.metric("zen_lead_reconcile_duration_seconds_count")
     kube.patch(Service, "db-leader", namespace=namespace, obj={"metadata": {"annotations": ENABLED}})
-    controller_writes = controller.writes()
-    eventually(lambda: controller.metric("zen_lead_workqueue_depth") == 0, what="queue drained")
+    eventually(
+        lambda: controller.metric("zen_lead_reconcile_duration_seconds_count") > reconciles,
+        what="the patched leader Service reconciled (as its source's key)",
+    )
+    assert settled(controller.writes, what="the controller's writes") == before
     assert gone(kube, Service, "db-leader-leader", namespace)
-    assert controller.writes() == controller_writes
 
 
 def test_service_types(kube: Client, namespace: str, controller: ControllerProcess) -> None:

@@ -105,6 +105,16 @@ def throttled_kubeconfig(
             }
         )
     )
+
+    def in_effect() -> bool:
+        # The apiserver's APF configuration controller marks a FlowSchema it has taken in with the
+        # condition Dangling (False when its priority level exists): only then does it route requests.
+        status = kube.get(FlowSchema, level).status or {}
+        return any(
+            c.get("type") == "Dangling" and c.get("status") == "False" for c in status.get("conditions", [])
+        )
+
+    eventually(in_effect, what=f"FlowSchema {level} in effect")
     yield service_account_kubeconfig(
         kube, cluster, namespace=namespace, name=name, target=tmp_path / "throttled.kubeconfig"
     )

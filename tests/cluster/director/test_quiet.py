@@ -9,7 +9,7 @@ from lightkube import Client
 from lightkube.resources.core_v1 import Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
-from tests.cluster.director.conftest import ENABLED, ready_pods, wait_leader
+from tests.cluster.director.conftest import ENABLED, leader_annotation, ready_pods, wait_leader
 from tests.support.controller import ControllerProcess
 from tests.support.wait import eventually
 from tests.support.workload import deployment, service
@@ -33,9 +33,12 @@ def test_restart_with_nothing_changed_and_a_quiet_minute_write_nothing(
     eventually(lambda: len(ready_pods(kube, namespace, {"app": "db"})) == 3, what="3 pods")
     for index in range(5):
         kube.create(service(f"db-{index}", namespace, selector={"app": "db"}, annotations=ENABLED))
-    for index in range(5):
-        wait_leader(kube, namespace, f"db-{index}-leader")
-    time.sleep(1)  # let the leader-annotation writes that follow the slice writes land
+    leaders = {f"db-{i}-leader": wait_leader(kube, namespace, f"db-{i}-leader") for i in range(5)}
+    # the leader Services' annotations follow the slice writes: wait until they too are in place
+    eventually(
+        lambda: all(leader_annotation(kube, namespace, name) == pod for name, pod in leaders.items()),
+        what="the five leader Services annotated",
+    )
     before = versions(kube, namespace)
     assert len(before) == 10
 

@@ -9,6 +9,7 @@ from lightkube.resources.core_v1 import Pod, Service
 from tests.cluster.director.conftest import (
     ENABLED,
     events,
+    leader_annotation,
     leader_endpoints,
     leader_slices,
     ready_pods,
@@ -38,16 +39,16 @@ def workload(
     )
 
 
-def leader_annotation(kube: Client, namespace: str, name: str) -> str | None:
-    annotations = kube.get(Service, name, namespace=namespace).metadata.annotations or {}
-    return annotations.get("zen-lead.io/leader-pod")
-
-
 def test_leader_service_and_slice_are_created(
     kube: Client, namespace: str, controller: ControllerProcess
 ) -> None:
     pods = workload(kube, namespace)
     leader = wait_leader(kube, namespace, "db-leader")
+    # The leader Service's annotations (and, when the Service was planned before any pod was Ready, its
+    # resolved target ports) follow the routing write in a routine pass, so wait for them first.
+    eventually(
+        lambda: leader_annotation(kube, namespace, "db-leader") == leader, what="db-leader names its leader"
+    )
     source = kube.get(Service, "db", namespace=namespace)
     leader_svc = kube.get(Service, "db-leader", namespace=namespace)
     assert leader_svc.spec.selector is None
@@ -62,10 +63,6 @@ def test_leader_service_and_slice_are_created(
     )
     [port] = leader_svc.spec.ports
     assert (port.name, port.port, port.protocol, port.targetPort) == ("http", 80, "TCP", 8080)
-    # The annotations are written after the slice (the routing write goes first), so wait for them.
-    eventually(
-        lambda: leader_annotation(kube, namespace, "db-leader") == leader, what="db-leader names its leader"
-    )
     [slice_] = leader_slices(kube, namespace, "db-leader")
     assert slice_.addressType == "IPv4"
     assert slice_.metadata.labels["endpointslice.kubernetes.io/managed-by"] == "endpointslice.zen-lead.io"
@@ -97,7 +94,11 @@ def test_failover_when_leader_becomes_not_ready(
     third = wait_leader(kube, namespace, "db-leader", not_in={first, second})
     assert len({first, second, third}) == 3
     eventually(lambda: events(kube, namespace, "LeaderChanged", "db"), what="LeaderChanged event")
-    assert controller.metric("zen_lead_leader_changes_total", namespace=namespace, service="db") >= 3
+    # Counted once the slice apply's response is processed, a moment after the watch shows the slice.
+    eventually(
+        lambda: controller.metric("zen_lead_leader_changes_total", namespace=namespace, service="db") >= 3,
+        what="three leader changes counted",
+    )
     assert controller.metric("zen_lead_failover_latency_seconds_count", namespace=namespace) >= 2
 
 
