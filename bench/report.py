@@ -195,7 +195,7 @@ def _scrapes(quiet: dict[str, Any]) -> list[str]:
     if not scrapes:
         return []
     return [
-        f"| one `/metrics` scrape of the controller (event loop busy meanwhile) | "
+        f"| one `/metrics` scrape of the controller, wall time (rendered in a thread that shares the GIL) | "
         f"{' / '.join(_ms(x) for x in scrapes)} ms |"
     ]
 
