@@ -6,7 +6,8 @@ processes (on a machine the controller shares with the apiserver, both are busy 
 time the loop's thread used during the tick tells them apart: a stall of our code cannot be longer
 than the CPU our thread spent, so ``min(lag, thread CPU during the tick)`` is an upper bound of the
 stall — of a CPU-bound stall, that is: a blocking system call on the loop uses no CPU and would count
-as the other kind (the controller makes none on the loop but its log writes to stdout). Both are
+as the other kind (the controller makes none on the loop but its log writes to stdout), and so would
+our own work in another thread holding the GIL (``/metrics`` renders in one). Both are
 exported (``zen_lead_event_loop_lag_seconds`` and ``..._stall_seconds``) with their worst values, for
 benchmarks and ``/metrics``.
 """
