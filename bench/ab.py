@@ -10,6 +10,9 @@ NotReady at once (status writes, 128 in flight) — the node-death burst. Per ro
 first and from the last write's response to the last ``LeaderChanged`` record of the controller's log
 (its reconcile had written the slice), the controller's CPU seconds for the round, and whether it
 stopped within 15 s of SIGTERM. Results: ``bench/results/ab-burst.json``.
+
+``--baseline-args`` / ``--candidate-args`` add flags to one variant's ``zen-lead run``: with
+``--baseline HEAD`` the two source trees are the same and the A/B compares settings (``--workers``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import argparse
 import asyncio
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -147,7 +151,9 @@ class Scenario:
         )
         return [s["endpoints"][0]["targetRef"]["name"] for s in slices if s.get("endpoints")]
 
-    async def round(self, *, name: str, source: Path, kubeconfig: Path, logs: Path) -> dict[str, Any]:
+    async def round(
+        self, *, name: str, source: Path, extra: list[str], kubeconfig: Path, logs: Path
+    ) -> dict[str, Any]:
         log = logs / f"controller-{name}.log"
         argv = [
             sys.executable,
@@ -163,6 +169,7 @@ class Scenario:
             "0",
             "--health-probe-bind-address",
             "0",
+            *extra,
         ]
         proc = _start(argv, source=source, log=log)
         try:
@@ -213,6 +220,7 @@ class Scenario:
 
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
     variants = {"baseline": _worktree(args.baseline), "candidate": REPO / "src"}
+    extras = {"baseline": shlex.split(args.baseline_args), "candidate": shlex.split(args.candidate_args)}
     logs = REPO / "build" / "bench" / "ab"
     logs.mkdir(parents=True, exist_ok=True)
     local = LocalCluster(args.cluster, nodes=args.nodes, zones=3)
@@ -224,7 +232,9 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         rounds = []
         for _ in range(args.rounds):
             for name, source in variants.items():
-                result = await scenario.round(name=name, source=source, kubeconfig=info.kubeconfig, logs=logs)
+                result = await scenario.round(
+                    name=name, source=source, extra=extras[name], kubeconfig=info.kubeconfig, logs=logs
+                )
                 print(json.dumps(result), flush=True)
                 rounds.append(result)
     finally:
@@ -245,6 +255,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         "machine": describe(kubernetes_version=info.kubernetes_version),
         "baseline": args.baseline,
         "candidate": "working tree",
+        "controller_args": extras,
         "parameters": {"services": args.services, "pods": args.pods, "nodes": args.nodes},
         "rounds": rounds,
         "median": summary,
@@ -258,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pods", type=int, default=3)
     parser.add_argument("--nodes", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--baseline-args", default="", help="extra `zen-lead run` flags for the baseline")
+    parser.add_argument("--candidate-args", default="", help="extra `zen-lead run` flags for the candidate")
     parser.add_argument("--cluster", default="bench-ab")
     parser.add_argument("--output", type=Path, default=RESULTS / "ab-burst.json")
     args = parser.parse_args(argv)
