@@ -20,18 +20,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shlex
+import signal
 import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from tests.support.controller import ControllerProcess
+
+from bench.controller import log_wall_time
 from bench.kube import JSON, Kube, bounded
 from bench.machine import describe
+from bench.procstat import cpu_seconds
 from zen_lead.localcluster import LocalCluster
 
 REPO = Path(__file__).resolve().parent.parent
@@ -51,19 +54,6 @@ def _worktree(revision: str) -> Path:
     return path / "src"
 
 
-def _records(log: Path) -> list[JSON]:
-    return [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
-
-
-def _stamp(record: JSON) -> float:
-    return datetime.fromisoformat(str(record["ts"]).replace("Z", "+00:00")).timestamp()
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def _until(predicate: Any, *, within: float, what: str) -> Any:
     """Poll ``predicate`` (the harness's own reads) until it returns something true."""
     deadline = time.monotonic() + within
@@ -73,13 +63,6 @@ async def _until(predicate: Any, *, within: float, what: str) -> Any:
             return value
         await asyncio.sleep(0.5)
     raise TimeoutError(what)
-
-
-def _start(argv: list[str], *, source: Path, log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "w") as out:
-        return subprocess.Popen(
-            argv, env={**os.environ, "PYTHONPATH": str(source)}, stdout=out, stderr=subprocess.STDOUT
-        )
 
 
 def _is_ready(pod: JSON) -> bool:
@@ -154,24 +137,17 @@ class Scenario:
     async def round(
         self, *, name: str, source: Path, extra: list[str], kubeconfig: Path, logs: Path
     ) -> dict[str, Any]:
-        log = logs / f"controller-{name}.log"
-        argv = [
-            sys.executable,
-            "-m",
-            "zen_lead",
-            "run",
-            "--kubeconfig",
-            str(kubeconfig),
-            "--namespace",
-            NAMESPACE,
-            "--no-leader-elect",
-            "--metrics-bind-address",
-            "0",
-            "--health-probe-bind-address",
-            "0",
-            *extra,
-        ]
-        proc = _start(argv, source=source, log=log)
+        controller = ControllerProcess(
+            kubeconfig=kubeconfig,
+            namespace=NAMESPACE,
+            log_dir=logs,
+            name=f"controller-{name}",
+            extra=["--no-leader-elect", "--log-level", "info", *extra],
+            env={"PYTHONPATH": str(source)},  # this variant's source tree, ahead of the installed one
+        )
+        await asyncio.to_thread(controller.start, wait_ready=False)
+        assert controller.proc is not None
+        pid = controller.proc.pid
         try:
 
             async def routed() -> list[str] | None:
@@ -180,7 +156,7 @@ class Scenario:
 
             leaders = await _until(routed, within=300, what="every Service routed")
             await asyncio.sleep(8)  # the first pass and its Events are done
-            base, cpu_before = len(_records(log)), _cpu_seconds(proc.pid)
+            base, cpu_before = len(controller.records()), cpu_seconds(pid)
             landed: list[float] = []
 
             async def fail(pod: str) -> None:
@@ -191,20 +167,15 @@ class Scenario:
             await bounded(leaders, fail, concurrency=128)
 
             async def moved() -> list[float] | None:
-                changed = [_stamp(r) for r in _records(log)[base:] if r.get("reason") == "LeaderChanged"]
+                records = controller.records()[base:]
+                changed = [log_wall_time(str(r["ts"])) for r in records if r.get("reason") == "LeaderChanged"]
                 return changed if len(changed) >= len(leaders) else None
 
             changed = await _until(moved, within=300, what="every leader moved")
-            cpu = _cpu_seconds(proc.pid) - cpu_before
+            cpu = cpu_seconds(pid) - cpu_before
         finally:
-            proc.terminate()
-            try:
-                proc.wait(15)
-                stopped = True
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                stopped = False
+            code = await asyncio.to_thread(controller.stop, timeout=15)  # SIGTERM, then SIGKILL
+            stopped = code != -signal.SIGKILL
         await bounded(leaders, lambda p: self.kube.set_pod_ready(NAMESPACE, p, ready=True), concurrency=128)
         await _until(self._all_ready, within=300, what="pods Ready again")
         return {

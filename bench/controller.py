@@ -21,7 +21,7 @@ WRITE_VERBS = ("apply", "create", "delete", "patch", "update")
 SYNC_TIMEOUT = 300.0
 
 
-def _wall(ts: str) -> float:
+def log_wall_time(ts: str) -> float:
     """``2026-01-02T03:04:05.678Z`` -> seconds since the epoch."""
     whole, _, fraction = ts.rstrip("Z").partition(".")
     return calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S")) + float(f"0.{fraction or 0}")
@@ -69,7 +69,7 @@ class Controller:
         """Monotonic time of the first log record of this run whose message starts with the prefix."""
         for record in self.process.records():
             if str(record.get("msg", "")).startswith(message_prefix) and "ts" in record:
-                return _wall(str(record["ts"])) - self._offset
+                return log_wall_time(str(record["ts"])) - self._offset
         return None
 
     async def wait_log(self, message_prefix: str, seconds: float = SYNC_TIMEOUT) -> float:

@@ -28,8 +28,10 @@ class ControllerProcess:
         log_dir: Path,
         extra: list[str] | None = None,
         name: str = "controller",
+        env: dict[str, str] | None = None,
     ) -> None:
         self.log_path = log_dir / f"{name}.log"
+        self.env = {**os.environ, **(env or {})}
         self.argv = [
             sys.executable,
             "-m",
@@ -55,7 +57,7 @@ class ControllerProcess:
     def start(self, *, wait_ready: bool = True) -> ControllerProcess:
         self._offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
-        self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ})
+        self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env)
         log.close()
         self.metrics_port = eventually(
             lambda: self._address("serving metrics"), timeout=30, what="controller metrics address"
