@@ -90,18 +90,20 @@ QUEUE_WAIT = Histogram(
 )
 QUEUE_RETRIES = Counter("zen_lead_workqueue_retries_total", "Keys re-queued with backoff after an error.")
 
+# Lag and stall share their buckets, so that the two histograms compare bucket by bucket.
+LOOP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 EVENT_LOOP_LAG = Histogram(
     "zen_lead_event_loop_lag_seconds",
     "Delay of a periodic loop tick beyond its schedule.",
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+    buckets=LOOP_BUCKETS,
 )
 EVENT_LOOP_LAG_MAX = Gauge("zen_lead_event_loop_lag_max_seconds", "Worst event-loop lag seen since start.")
 EVENT_LOOP_STALL = Histogram(
     "zen_lead_event_loop_stall_seconds",
     "Upper bound of the part of a tick's lag that the process's own work caused: the lag, capped by "
     "the CPU time the event-loop thread used during the tick. Lag beyond it is time the operating "
-    "system gave the CPU to other processes.",
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+    "system gave the CPU to other processes, or another thread held the GIL.",
+    buckets=LOOP_BUCKETS,
 )
 EVENT_LOOP_STALL_MAX = Gauge(
     "zen_lead_event_loop_stall_max_seconds",
