@@ -483,13 +483,31 @@ def start_controller(installation: Installation, log_dir: Path) -> ControllerPro
 RBAC_DENIAL = re.compile(r'forbidden: User "[^"]+" cannot')
 
 
+# How the elector reports a refused Lease request: "HTTP 403: ..." from the store, or the HTTP client's
+# "403 Forbidden" on a watch. Matched as words, never as digits inside a timestamp or a holder identity
+# (a record stamped 02:42:29.403Z once passed for a denial).
+ELECTION_DENIAL = re.compile(r"\bHTTP 403\b|\b403 Forbidden\b|\bforbidden\b", re.IGNORECASE)
+
+
 def denial(record: dict[str, object]) -> bool:
-    """A log record about a request RBAC refused. Failed Lease watches are logged by the elector with
-    the HTTP status only (the Lease is in the release namespace, which is never being deleted here)."""
-    text = " ".join(map(str, record.values()))
+    """A log record about a request RBAC refused. Failed Lease requests are logged by the elector with
+    the HTTP status (the Lease is in the release namespace, which is never being deleted here). The
+    timestamp is left out of the text searched."""
+    text = " ".join(str(value) for key, value in record.items() if key != "ts")
     if str(record.get("logger", "")).startswith("zen_lead.election"):
-        return "403" in text
+        return ELECTION_DENIAL.search(text) is not None
     return RBAC_DENIAL.search(text) is not None
+
+
+def test_denial_matches_refusals_only() -> None:
+    """The matcher itself: refusals in either wording count, digits of a timestamp or identity do not."""
+    election = {"ts": "2026-12-02T02:42:29.403Z", "level": "info", "logger": "zen_lead.election"}
+    assert not denial({**election, "msg": "became leader of ns/zl as vm_a4031f (token 0)"})
+    assert denial({**election, "msg": "could not renew ns/zl (9.0s left): renew ns/zl: HTTP 403: denied"})
+    assert denial({**election, "msg": "lease watch interrupted: Client error '403 Forbidden' for url"})
+    director = {"ts": "2026-12-02T02:42:29.403Z", "level": "warning", "logger": "zen_lead.director"}
+    assert not denial({**director, "msg": "apply failed: HTTP 403: namespace is being terminated"})
+    assert denial({**director, "msg": 'services is forbidden: User "system:serviceaccount:a:b" cannot'})
 
 
 def assert_leading_without_denials(
