@@ -22,6 +22,8 @@ Layout (imports point downwards):
 - ``failover``, ``scale``, ``burst``, ``elector`` (+ ``candidate``, the elector subprocess) — one
   benchmark each;
 - ``runner`` (the order of a run and its JSON), ``plots``, ``__main__`` (the command line).
+- tools outside a run: ``ab`` (the controller at two revisions or settings, alternated on one cluster),
+  ``transport`` (HTTP clients, one write each), ``pyspy`` (a py-spy profile of the controller, by layer).
 
 Timestamps: every latency is a difference of ``time.monotonic()`` values taken on this machine
 (CLOCK_MONOTONIC is system-wide, so the watcher process's stamps compare with the harness's). Watch
