@@ -28,10 +28,11 @@ from zen_lead.kube.client import ApiClient
 from zen_lead.kube.errors import ApiError
 from zen_lead.kube.structs import Service
 from zen_lead.observability.metrics import EVENTS_DROPPED
+from zen_lead.workqueue.queue import ROUTINE_HOLDBACK
 
 log = logging.getLogger(__name__)
 AGGREGATION_WINDOW = 600.0
-MAX_DEFERRAL = 5.0  # as long as routine reconciles may be held back (WorkQueue.routine_holdback)
+MAX_DEFERRAL = ROUTINE_HOLDBACK  # as long as routine reconciles may be held back
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,9 +44,18 @@ class Item(Generic[K]):
     since: float  # monotonic time of the first event behind this item
 
 
+# How long routine keys wait for failovers at most (see the module docstring); the Event poster
+# defers to failovers for as long (``zen_lead.director.events``).
+ROUTINE_HOLDBACK = 5.0
+
+
 class WorkQueue(Generic[K]):
     def __init__(
-        self, *, base_delay: float = 0.005, max_delay: float = 60.0, routine_holdback: float = 5.0
+        self,
+        *,
+        base_delay: float = 0.005,
+        max_delay: float = 60.0,
+        routine_holdback: float = ROUTINE_HOLDBACK,
     ) -> None:
         self._lanes: dict[Lane, deque[K]] = {lane: deque() for lane in Lane}
         self._queued: dict[K, Item[K]] = {}
