@@ -26,7 +26,7 @@ from bench.context import CONTROLLER_IDENTITY, Context, converged
 from bench.controller import Controller, writes
 from bench.kube import bounded
 from bench.observer import LEADER_SUFFIX, UPSTREAM, ZEN, Endpoint, SliceObserver
-from bench.scale import _lag, api_latency, histogram_summary
+from bench.scale import api_latency, histogram_summary, loop_health
 from bench.stats import summary
 from bench.workload import Workload
 
@@ -177,8 +177,7 @@ async def status_burst(
         "controller_throttled_429": after.total("zen_lead_api_throttled_total")
         - before.total("zen_lead_api_throttled_total"),
         "apiserver_apply": apiserver.delta(api_before.applies(), api_after.applies()),
-        "event_loop_lag": _lag(before, after),
-        "event_loop_stall": _lag(before, after, "stall"),
+        **loop_health(before, after),
         "controller_sockets": {"before": sockets_before, "after": controller.sockets()},
         "controller_apply_slice_latency": api_latency(before, after, "endpointslices"),
         # the controller's own view, from the pod event it received to the slice write that landed,
@@ -257,8 +256,7 @@ async def heartbeat(
         "safety": _safety(observer, workload, stopped),
         "timeline": _timeline(zen, upstream, marked.values(), first_marked),
         "controller_writes": apiserver.delta(writes(before), writes(after)),
-        "event_loop_lag": _lag(before, after),
-        "event_loop_stall": _lag(before, after, "stall"),
+        **loop_health(before, after),
         "controller_failover_latency": histogram_summary(before, after, "zen_lead_failover_latency_seconds"),
     }
     _log("heartbeat stop", result)

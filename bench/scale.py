@@ -30,9 +30,13 @@ SETTLE_SECONDS = 3.0
 FIRST_PASS_TIMEOUT = 300.0
 
 
-def _lag(before: Scrape | None, after: Scrape, metric: str = "lag") -> dict[str, float]:
-    """``metric`` "lag" (wall-clock lateness of the loop's ticks) or "stall" (its upper bound caused
-    by the controller's own work, see ``zen_lead.observability.looplag``)."""
+def loop_health(before: Scrape | None, after: Scrape) -> dict[str, dict[str, float]]:
+    """A phase's ``event_loop_lag`` (wall-clock lateness of the loop's ticks) and ``event_loop_stall``
+    (its upper bound caused by the controller's own work, see ``zen_lead.observability.looplag``)."""
+    return {f"event_loop_{metric}": _loop_metric(before, after, metric) for metric in ("lag", "stall")}
+
+
+def _loop_metric(before: Scrape | None, after: Scrape, metric: str) -> dict[str, float]:
     name = f"zen_lead_event_loop_{metric}_seconds"
     buckets = after.histogram(name)
     if before is not None:
@@ -111,8 +115,7 @@ async def cold_start(
         "leadership_to_converged_seconds": routed - leading,
         "at_convergence": converged_cost,
         "after_settle": _cost(controller),
-        "event_loop_lag": _lag(None, scrape),
-        "event_loop_stall": _lag(None, scrape, "stall"),
+        **loop_health(None, scrape),
         "controller_writes": writes(scrape),
         "controller_requests": requests(scrape),
         "controller_apply_latency": {r: api_latency(None, scrape, r) for r in ("services", "endpointslices")},
@@ -153,8 +156,7 @@ async def quiet(ctx: Context, controller: Controller) -> dict[str, Any]:
         "cpu_seconds_per_minute": 60 * cpu / elapsed,
         "rss_bytes": controller.rss(),
         "peak_rss_bytes": controller.peak_rss(),
-        "event_loop_lag": _lag(before, after),
-        "event_loop_stall": _lag(before, after, "stall"),
+        **loop_health(before, after),
         "metrics_scrape_seconds": scrapes,
     }
     log.info(
@@ -218,8 +220,7 @@ async def warm_restart(
         ),
         "leader_slice_events_observed": slice_events,
         "rss_bytes": restarted.rss(),
-        "event_loop_lag": _lag(None, scrape),
-        "event_loop_stall": _lag(None, scrape, "stall"),
+        **loop_health(None, scrape),
     }
     log.info(
         "warm restart: %s writes, %d leader-slice events", result["controller_writes_total"], slice_events
@@ -274,8 +275,7 @@ async def churn(
         "controller_writes": apiserver.delta(writes(before), writes(after)),
         "leader_slice_events": moved,
         "upstream_slices": len({k for k in observer.history if k[0] == UPSTREAM}),
-        "event_loop_lag": _lag(before, after),
-        "event_loop_stall": _lag(before, after, "stall"),
+        **loop_health(before, after),
         "rss_bytes": controller.rss(),
     }
     log.info(
