@@ -68,12 +68,12 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "8 (6: <= 150 MB)",
             )
         )
+    phases = [scale[p] for p in ("cold_start", "quiet", "warm_restart", "churn") if p in scale]
+    phases += list((results.get("burst") or {}).values())
     for metric, what in (
         ("lag", "event-loop lag"),
         ("stall", "event-loop stall from our code (upper bound)"),
     ):
-        phases = [scale[p] for p in ("cold_start", "quiet", "warm_restart", "churn") if p in scale]
-        phases += list((results.get("burst") or {}).values())
         lags = [phase[f"event_loop_{metric}"] for phase in phases if f"event_loop_{metric}" in phase]
         if lags:
             p99 = max((v["p99_seconds"] or 0.0) for v in lags)
