@@ -35,6 +35,7 @@ from bench.controller import log_wall_time
 from bench.kube import JSON, Kube, bounded
 from bench.machine import describe
 from bench.procstat import cpu_seconds
+from bench.workload import APP_LABEL, ENABLED_ANNOTATION, spread
 from zen_lead.localcluster import LocalCluster
 
 REPO = Path(__file__).resolve().parent.parent
@@ -81,49 +82,44 @@ class Scenario:
         kube = self.kube
         await kube.create_namespace(NAMESPACE)
 
-        def service(i: int) -> Any:
+        plan = spread(self.services, self.pods, self.nodes)  # the benchmarks' names and placement
+
+        def service(name: str) -> Any:
             return kube.create(
                 f"/api/v1/namespaces/{NAMESPACE}/services",
                 {
                     "apiVersion": "v1",
                     "kind": "Service",
-                    "metadata": {"name": f"s{i:04d}", "annotations": {"zen-lead.io/enabled": "true"}},
-                    "spec": {"selector": {"app": f"s{i:04d}"}, "ports": [{"port": 80, "targetPort": 8080}]},
+                    "metadata": {"name": name, "annotations": {ENABLED_ANNOTATION: "true"}},
+                    "spec": {"selector": {APP_LABEL: name}, "ports": [{"port": 80, "targetPort": 8080}]},
                 },
                 resource="services",
             )
 
-        def pod(index: tuple[int, int]) -> Any:
-            i, j = index
+        def pod(placed: tuple[str, str, str]) -> Any:
+            name, service_, node = placed
             return kube.create(
                 f"/api/v1/namespaces/{NAMESPACE}/pods",
                 {
                     "apiVersion": "v1",
                     "kind": "Pod",
-                    "metadata": {"name": f"s{i:04d}-{j}", "labels": {"app": f"s{i:04d}"}},
+                    "metadata": {"name": name, "labels": {APP_LABEL: service_}},
                     "spec": {
-                        "nodeName": self.nodes[(i + j) % len(self.nodes)],
+                        "nodeName": node,
                         "containers": [{"name": "app", "image": "app", "ports": [{"containerPort": 8080}]}],
                     },
                 },
                 resource="pods",
             )
 
-        await bounded(range(self.services), service, concurrency=64)
-        pods = [(i, j) for i in range(self.services) for j in range(self.pods)]
+        await bounded(list(plan), service, concurrency=64)
+        pods = [(name, svc, node) for svc, placed in plan.items() for name, node in placed]
         await bounded(pods, pod, concurrency=64)
         await _until(self._all_ready, within=900, what="pods Ready")
 
     async def _all_ready(self) -> bool:
         pods = await self.kube.list_all(f"/api/v1/namespaces/{NAMESPACE}/pods", resource="pods")
-        ready = sum(
-            1
-            for p in pods
-            if any(
-                c["type"] == "Ready" and c["status"] == "True"
-                for c in p.get("status", {}).get("conditions", [])
-            )
-        )
+        ready = sum(1 for p in pods if _is_ready(p))
         return ready == self.services * self.pods
 
     async def leaders(self) -> list[str]:
