@@ -140,6 +140,7 @@ class Scenario:
             name=f"controller-{name}",
             extra=["--no-leader-elect", "--log-level", "info", *extra],
             env={"PYTHONPATH": str(source)},  # this variant's source tree, ahead of the installed one
+            addresses_file="--addresses-file" in (source / "zen_lead" / "cli.py").read_text(),
         )
         await asyncio.to_thread(controller.start, wait_ready=False)
         assert controller.proc is not None

@@ -25,7 +25,7 @@ def emit(event: str, **fields: Any) -> None:
 
 
 async def run_zen(args: argparse.Namespace) -> None:
-    from zen_lead.election import LeaderElector, Leadership, Timing
+    from zen_lead.election import LeaderElector, Leadership, LeaseRef, Timing
 
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -34,11 +34,9 @@ async def run_zen(args: argparse.Namespace) -> None:
         emit("leading", identity=args.identity)
 
     elector = LeaderElector(
-        args.lease,
+        LeaseRef(args.lease, args.namespace, kubeconfig=args.kubeconfig),
         on_started_leading=lead,
-        namespace=args.namespace,
         identity=args.identity,
-        kubeconfig=args.kubeconfig,
         timing=Timing(
             lease_duration=float(args.lease_duration),
             renew_deadline=args.renew_deadline,

@@ -59,7 +59,7 @@ class Kube:
 
     async def create(self, path: str, manifest: JSON, *, resource: str, exist_ok: bool = False) -> None:
         try:
-            await self.api.create(path, manifest, resource=resource)
+            await self.api.request("create", path, resource=resource, body=json.dumps(manifest).encode())
         except ApiError as error:
             if not (exist_ok and error.code == 409):
                 raise
@@ -70,7 +70,14 @@ class Kube:
         )
 
     async def delete(self, path: str, *, resource: str) -> bool:
-        return await self.api.delete(path, resource=resource)
+        """Delete; False when it was already gone."""
+        try:
+            await self.api.request("delete", path, resource=resource)
+        except ApiError as error:
+            if error.not_found:
+                return False
+            raise
+        return True
 
     # ---- namespaces and pods -------------------------------------------------------------------
     async def create_namespace(self, name: str) -> None:

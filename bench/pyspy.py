@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("prometheus_client", ("prometheus_client/",)),
     ("decision (director/core)", ("zen_lead/director/core/",)),
     ("watch decoding and dispatch", ("zen_lead/kube/informer.py",)),
-    ("Events", ("zen_lead/director/events.py",)),
+    ("Events", ("zen_lead/runtime/events.py", "zen_lead/director/events.py")),
     (
         "HTTP client (aiohttp, yarl, TLS, transports)",
         ("aiohttp/", "yarl/", "ssl.py", "sslproto.py", "selector_events.py", "multidict/"),

@@ -16,7 +16,7 @@ import signal
 from lightkube import AsyncClient
 from lightkube.resources.core_v1 import ConfigMap
 
-from zen_lead.election import LeaderElector, Leadership
+from zen_lead.election import LeaderElector, Leadership, LeaseRef
 from zen_lead.kube.config import async_client
 
 
@@ -40,7 +40,7 @@ async def main() -> None:
         leadership.start_soon(reconcile_forever(client, args.namespace, leadership))
 
     elector = LeaderElector(
-        "example-controller", namespace=args.namespace, client=client, on_started_leading=lead
+        LeaseRef("example-controller", args.namespace, kubeconfig=args.kubeconfig), on_started_leading=lead
     )
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, elector.stop)
     asyncio.get_running_loop().add_signal_handler(signal.SIGINT, elector.stop)

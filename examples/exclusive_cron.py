@@ -16,7 +16,7 @@ from lightkube import ApiError, AsyncClient
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import ConfigMap
 
-from zen_lead.election import try_acquire
+from zen_lead.election import LeaseRef, try_acquire
 from zen_lead.kube.config import async_client
 
 MARKER = "nightly-report-done"
@@ -41,7 +41,9 @@ async def main() -> None:
     args = parser.parse_args()
     client = async_client(args.kubeconfig)
     try:
-        held = await try_acquire("nightly-report", ttl=30, namespace=args.namespace, client=client)
+        held = await try_acquire(
+            LeaseRef("nightly-report", args.namespace, kubeconfig=args.kubeconfig), ttl=30
+        )
         if held is None:
             print("skipped: another replica is running the job", flush=True)
             return

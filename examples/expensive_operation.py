@@ -16,7 +16,7 @@ from lightkube import ApiError, AsyncClient
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import ConfigMap
 
-from zen_lead.election import lock
+from zen_lead.election import LeaseRef, lock
 from zen_lead.kube.config import async_client
 
 
@@ -39,7 +39,7 @@ async def main() -> None:
     client = async_client(args.kubeconfig)
     try:
         async with lock(
-            "schema-migration", ttl=30, timeout=600, namespace=args.namespace, client=client
+            LeaseRef("schema-migration", args.namespace, kubeconfig=args.kubeconfig), ttl=30, timeout=600
         ) as fence:
             if (result := await recorded(client, args.namespace, args.version)) is not None:
                 print(f"reused: {result}", flush=True)

@@ -16,7 +16,7 @@ import json
 import time
 from pathlib import Path
 
-from zen_lead.election import lock
+from zen_lead.election import LeaseRef, lock
 
 
 class StaleTokenError(Exception):
@@ -47,7 +47,7 @@ async def main() -> None:
     parser.add_argument("--store", type=Path, default=Path("/tmp/fenced-store"))
     args = parser.parse_args()
     store = FencedStore(args.store)
-    async with lock("report-writer", ttl=10, namespace=args.namespace, kubeconfig=args.kubeconfig) as fence:
+    async with lock(LeaseRef("report-writer", args.namespace, kubeconfig=args.kubeconfig), ttl=10) as fence:
         body = f"report generated at {time.time():.0f}"
         fence.check()  # 1. cheap local check: renewals still succeeding?
         store.put("daily-report", body, token=fence.token)  # 2. the store rejects a stale token

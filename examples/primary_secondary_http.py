@@ -15,7 +15,7 @@ import signal
 
 from aiohttp import web
 
-from zen_lead.election import LeaderElector, Leadership
+from zen_lead.election import LeaderElector, Leadership, LeaseRef
 
 
 async def main() -> None:
@@ -29,7 +29,7 @@ async def main() -> None:
         print(f"primary now, token {leadership.token}", flush=True)
 
     elector = LeaderElector(
-        "example-primary", namespace=args.namespace, kubeconfig=args.kubeconfig, on_started_leading=lead
+        LeaseRef("example-primary", args.namespace, kubeconfig=args.kubeconfig), on_started_leading=lead
     )
 
     async def role(_: web.Request) -> web.Response:

@@ -230,6 +230,23 @@ def _env(name: str) -> str:
     envvar=_env("identity"),
     help="Identity in the manager Lease. Default: pod name plus a random suffix.",
 )
+@click.option(
+    "--controllers",
+    "controllers",
+    multiple=True,
+    default=["*"],
+    show_default=True,
+    envvar=_env("controllers"),
+    help="Controllers to run, comma-separated: '*' (those on by default: director), 'name' to enable "
+    "one, '-name' to disable one (kube-controller-manager's convention).",
+)
+@click.option(
+    "--addresses-file",
+    default=None,
+    envvar=_env("addresses-file"),
+    type=click.Path(dir_okay=False),
+    help="Write the bound metrics and probe addresses here as JSON once serving (for ':0' ports).",
+)
 def run(
     kubeconfig: str | None,
     namespaces: tuple[str, ...],
@@ -249,13 +266,21 @@ def run(
     log_level: str,
     log_format: str,
     identity: str | None,
+    controllers: tuple[str, ...],
+    addresses_file: str | None,
 ) -> None:
     """Run the controller (the Service director) with its own leader election."""
     import asyncio
 
     from zen_lead.kube.config import load_config
     from zen_lead.manager import options as defaults
+    from zen_lead.manager.controllers import CONTROLLERS, parse_controllers
     from zen_lead.manager.run import run_manager
+
+    try:
+        enabled = parse_controllers(controllers, {n: c.on_by_default for n, c in CONTROLLERS.items()})
+    except ValueError as error:
+        raise click.UsageError(str(error)) from error
 
     if all_namespaces and namespaces:
         raise click.UsageError("--all-namespaces and --namespace exclude each other")
@@ -285,5 +310,7 @@ def run(
         log_level=log_level,
         log_format=log_format,
         identity=identity or defaults.default_identity(),
+        controllers=enabled,
+        addresses_file=addresses_file,
     )
     asyncio.run(run_manager(options))

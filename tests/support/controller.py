@@ -29,9 +29,14 @@ class ControllerProcess:
         extra: list[str] | None = None,
         name: str = "controller",
         env: dict[str, str] | None = None,
+        addresses_file: bool = True,
     ) -> None:
+        """``addresses_file=False`` is for revisions older than ``--addresses-file`` (``bench.ab``'s
+        baselines): their bound ports are read from the log line that announces them."""
         self.log_path = log_dir / f"{name}.log"
+        self.addresses_path = log_dir / f"{name}.addresses.json"
         self.env = {**os.environ, **(env or {})}
+        self._legacy_ports = not addresses_file
         self.argv = [
             sys.executable,
             "-m",
@@ -45,6 +50,7 @@ class ControllerProcess:
             "127.0.0.1:0",
             "--health-probe-bind-address",
             "127.0.0.1:0",
+            *(["--addresses-file", str(self.addresses_path)] if addresses_file else []),
             "--log-level",
             "debug",
             *(extra or []),
@@ -56,25 +62,32 @@ class ControllerProcess:
 
     def start(self, *, wait_ready: bool = True) -> ControllerProcess:
         self._offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        self.addresses_path.unlink(missing_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
         self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env)
         log.close()
-        self.metrics_port = eventually(
-            lambda: self._address("serving metrics"), timeout=30, what="controller metrics address"
-        )
-        self.probe_port = eventually(
-            lambda: self._address("serving probes"), timeout=30, what="controller probe address"
-        )
+        bound = eventually(self._addresses, timeout=30, what="the controller's --addresses-file")
+        self.metrics_port = int(bound["metrics"].rsplit(":", 1)[1])
+        self.probe_port = int(bound["probes"].rsplit(":", 1)[1])
         if wait_ready:
             eventually(self.ready, timeout=60, what="controller /readyz")
         return self
 
-    def _address(self, message: str) -> int | None:
+    def _addresses(self) -> dict[str, str] | None:
+        """The bound addresses the controller reports (``--addresses-file``), once it serves."""
         self._check_alive()
-        for record in self.records():
-            if record.get("msg") in (message, "serving metrics and probes"):
-                return int(str(record["address"]).rsplit(":", 1)[1])
-        return None
+        if self._legacy_ports:
+            found = {
+                role: str(record["address"])
+                for record in self.records()
+                for role in ("metrics", "probes")
+                if record.get("msg") in (f"serving {role}", "serving metrics and probes")
+            }
+            return found if len(found) == 2 else None
+        try:
+            return dict(json.loads(self.addresses_path.read_text()))
+        except FileNotFoundError:
+            return None
 
     def _check_alive(self) -> None:
         if self.proc is not None and self.proc.poll() is not None:
@@ -123,10 +136,19 @@ class ControllerProcess:
         return total
 
     def writes(self) -> float:
+        """Write requests to every resource but the manager's own Lease (renewed every retry period)."""
         return sum(
-            self.metric("zen_lead_api_requests_total", verb=verb)
+            self.metric("zen_lead_api_requests_total", verb=verb) - self.lease_requests(verb)
             for verb in ("apply", "create", "delete", "patch", "update")
         )
+
+    def lease_requests(self, verb: str | None = None) -> float:
+        """Requests the elector made for the manager Lease (the controller's only Lease)."""
+        labels = {"resource": "leases"} | ({"verb": verb} if verb else {})
+        return self.metric("zen_lead_api_requests_total", **labels)
+
+    def requests_but_leases(self) -> float:
+        return self.metric("zen_lead_api_requests_total") - self.lease_requests()
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int | None:
         if self.proc is None or self.proc.poll() is not None:

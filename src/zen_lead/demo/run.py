@@ -8,6 +8,7 @@ moment our write returned to the moment a client reading the leader EndpointSlic
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -105,6 +106,8 @@ def _wait(check: Callable[[], object], timeout: float, what: str) -> object:
 class Controller:
     def __init__(self, kubeconfig: Path, log: Path) -> None:
         self.log = log
+        self.addresses = log.with_name("controller.addresses.json")
+        self.addresses.unlink(missing_ok=True)
         argv = [
             sys.executable,
             "-m",
@@ -125,6 +128,8 @@ class Controller:
             "4",
             "--retry-period",
             "1",
+            "--addresses-file",
+            str(self.addresses),
         ]
         with open(log, "wb") as out:
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
@@ -133,8 +138,9 @@ class Controller:
     def _port(self) -> int | None:
         if self.proc.poll() is not None:
             raise click.ClickException(f"the controller exited:\n{self.log.read_text()[-2000:]}")
-        match = re.search(r'"serving metrics and probes", "address": "[^"]*:(\d+)"', self.log.read_text())
-        return int(match.group(1)) if match else None
+        if not self.addresses.exists():
+            return None
+        return int(json.loads(self.addresses.read_text())["metrics"].rsplit(":", 1)[1])
 
     def latency(self) -> tuple[float, float]:
         """(sum, count) of the controller's failover latency histogram."""

@@ -14,11 +14,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
+from zen_lead.director.core.selection import selects
 from zen_lead.kube.structs import Pod
-
-
-def selector_matches(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
-    return bool(selector) and all(labels.get(key) == value for key, value in selector.items())
 
 
 class LabelIndex:
@@ -95,7 +92,7 @@ class SelectorIndex:
         for label, value in labels.items():
             bucket = self._by_pair.get((namespace, label, value))
             if bucket:
-                found.update(key for key, selector in bucket.items() if selector_matches(selector, labels))
+                found.update(key for key, selector in bucket.items() if selects(selector, labels))
         return found
 
 

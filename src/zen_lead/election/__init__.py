@@ -5,8 +5,12 @@
 - ``lock(name, ttl=...)`` / ``try_acquire`` / ``holder``: a Lease used as a mutex with a fence.
 - ``current_leader(name)`` / ``is_leader(name, identity)``: read-only, cached questions.
 
-Layering: ``record`` (pure decisions and timing) <- ``store`` (the only API calls) <- ``claim`` (one
-tenure: acquire, renew, release) <- ``elector``, ``lock`` <- ``sync``. ``query`` uses ``store``.
+Every entry point takes the Lease as a name (the pod's own namespace, the default kubeconfig) or a
+``LeaseRef(name, namespace, client=... | kubeconfig=...)``.
+
+Layering: ``record`` (pure decisions and timing) <- ``store`` (the ``LeaseStorage`` seam and its
+implementation on ``kube.ApiClient``: the only API calls) <- ``claim`` (one tenure: acquire, renew,
+release) <- ``elector``, ``lock`` <- ``sync``. ``query`` uses ``store``.
 
 What it guarantees:
 
@@ -46,7 +50,7 @@ from zen_lead.election.identity import default_identity, default_namespace
 from zen_lead.election.lock import LeaseLock, LockLostError, LockNotAcquiredError, holder, lock, try_acquire
 from zen_lead.election.query import current_leader, is_leader
 from zen_lead.election.record import FencingToken, LeaseRecord, Timing
-from zen_lead.election.store import LeaseUnavailable
+from zen_lead.election.store import LeaseRef, LeaseStorage, LeaseUnavailable
 from zen_lead.election.sync import SyncLeaderElector, SyncLeadership
 
 __all__ = [
@@ -56,6 +60,8 @@ __all__ = [
     "Leadership",
     "LeaseLock",
     "LeaseRecord",
+    "LeaseRef",
+    "LeaseStorage",
     "LeaseUnavailable",
     "LockLostError",
     "LockNotAcquiredError",

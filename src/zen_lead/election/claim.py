@@ -25,10 +25,9 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from zen_lead.election import metrics
-from zen_lead.election.fence import Fence
+from zen_lead.election.fence import Fence, FenceControl
 from zen_lead.election.record import (
     Create,
     FencingToken,
@@ -36,7 +35,6 @@ from zen_lead.election.record import (
     Observation,
     Timing,
     Wait,
-    format_microtime,
     jittered,
     leader_deadline,
     next_try_at,
@@ -47,7 +45,9 @@ from zen_lead.election.record import (
     still_ours,
     supersedes,
 )
-from zen_lead.election.store import LeaseConflict, LeaseMissing, LeaseStore, LeaseUnavailable, Versioned
+from zen_lead.election.store import LeaseConflict, LeaseMissing, LeaseStorage, LeaseUnavailable, Versioned
+from zen_lead.kube.meta import is_older
+from zen_lead.kube.times import now_microtime
 
 log = logging.getLogger("zen_lead.election")
 
@@ -58,14 +58,14 @@ class _Lost(Exception):
 
 @dataclass(slots=True)
 class _Tenure:
-    fence: Fence
+    control: FenceControl
     record: LeaseRecord
     resource_version: str
     renew_started: float
 
-
-def _wall_timestamp() -> str:
-    return format_microtime(datetime.now(UTC))
+    @property
+    def fence(self) -> Fence:
+        return self.control.fence
 
 
 class LeaseClaim:
@@ -73,7 +73,7 @@ class LeaseClaim:
 
     def __init__(
         self,
-        store: LeaseStore,
+        store: LeaseStorage,
         *,
         identity: str,
         timing: Timing,
@@ -99,7 +99,7 @@ class LeaseClaim:
             self._free.set()
             return
         current = self.observation
-        if current is not None and _older(versioned.resource_version, current.resource_version):
+        if current is not None and is_older(versioned.resource_version, current.resource_version):
             return  # a watch event still in flight from before what we already know
         self.observation = observe(current, versioned.record, versioned.resource_version, now)
         record = versioned.record
@@ -113,7 +113,7 @@ class LeaseClaim:
                 self._on_holder(record.holder)
         tenure = self._tenure
         if tenure is not None and supersedes(record, transitions=tenure.fence.token):
-            tenure.fence._lose(
+            tenure.control.lose(
                 f"the Lease shows a newer tenure: {record.holder!r}, transitions {record.transitions}"
             )
 
@@ -161,7 +161,7 @@ class LeaseClaim:
             identity=self.identity,
             lease_duration_seconds=self.timing.lease_duration_seconds,
             now=time.monotonic(),
-            timestamp=_wall_timestamp(),
+            timestamp=now_microtime(),
             min_transitions=self._highest_transitions + 1,
         )
         if isinstance(plan, Wait):
@@ -184,14 +184,15 @@ class LeaseClaim:
 
     def _begin_tenure(self, written: Versioned, started: float) -> Fence:
         ref = self.store.ref
-        fence = Fence(
+        control = FenceControl(
             token=FencingToken(ref.namespace, ref.name, written.record.transitions),
             identity=self.identity,
             deadline=leader_deadline(started, self.timing),
             read=self.read,
         )
+        fence = control.fence
         self._tenure = _Tenure(
-            fence=fence,
+            control=control,
             record=written.record,
             resource_version=written.resource_version,
             renew_started=started,
@@ -238,7 +239,7 @@ class LeaseClaim:
         tenure = self._tenure_of(fence)
         next_renewal = tenure.renew_started + self.timing.retry_period
         while fence.valid():
-            await _sleep_until(min(next_renewal, fence.deadline), fence._lost)
+            await _sleep_until(min(next_renewal, fence.deadline), tenure.control.lost)
             if not fence.valid():
                 break
             try:
@@ -256,8 +257,10 @@ class LeaseClaim:
                 )
                 next_renewal = time.monotonic() + self.timing.retry_period / 2
             except _Lost as lost:
-                fence._lose(str(lost))
-        fence._lose(f"renew deadline passed: no successful renewal for {self.timing.renew_deadline:g}s")
+                tenure.control.lose(str(lost))
+        tenure.control.lose(
+            f"renew deadline passed: no successful renewal for {self.timing.renew_deadline:g}s"
+        )
         return fence.lost_reason or "lost"
 
     async def _renew(self, tenure: _Tenure) -> None:
@@ -266,7 +269,7 @@ class LeaseClaim:
         record = renewed(
             tenure.record,
             lease_duration_seconds=self.timing.lease_duration_seconds,
-            timestamp=_wall_timestamp(),
+            timestamp=now_microtime(),
         )
         version = tenure.resource_version
         for _ in range(2):
@@ -290,7 +293,7 @@ class LeaseClaim:
             written.resource_version,
             started,
         )
-        fence._extend(leader_deadline(started, self.timing))
+        tenure.control.extend(leader_deadline(started, self.timing))
         self._observe(written, time.monotonic())
 
     def _left(self, fence: Fence) -> float:
@@ -313,13 +316,13 @@ class LeaseClaim:
         """
         tenure = self._tenure
         was_valid = fence.valid()
-        fence._lose("released")
         if tenure is None or tenure.fence is not fence:
-            return False
+            return False  # an ended tenure's fence: already invalid
+        tenure.control.lose("released")
         self._tenure = None
         if not was_valid:
             return False  # stepped down: the API failed us, or someone took over; nothing to release
-        record = released(tenure.record, timestamp=_wall_timestamp())
+        record = released(tenure.record, timestamp=now_microtime())
         version = tenure.resource_version
         call_timeout = self.timing.call_timeout
         try:
@@ -344,12 +347,6 @@ class LeaseClaim:
                 "could not release %s, it will expire: %s", self._lease, error, extra={"lease": self._lease}
             )
         return False
-
-
-def _older(candidate: str, current: str) -> bool:
-    """Whether ``candidate`` is an older resourceVersion. Only compared when both are etcd revisions
-    (integers); otherwise nothing is assumed and the newer observation wins by arrival."""
-    return candidate.isdigit() and current.isdigit() and int(candidate) < int(current)
 
 
 async def _sleep_until(when: float, *events: asyncio.Event) -> None:

@@ -28,23 +28,17 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import os
-import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import Any, Self, TypeVar
-
-from lightkube import AsyncClient
 
 from zen_lead.election import metrics
 from zen_lead.election.claim import LeaseClaim
 from zen_lead.election.fence import Fence
-from zen_lead.election.identity import default_identity, default_namespace
+from zen_lead.election.identity import default_identity
 from zen_lead.election.record import FencingToken, Timing
-from zen_lead.election.store import LeaseRef, LeaseStore
-from zen_lead.kube.config import async_client
+from zen_lead.election.store import LeaseRef
 
 log = logging.getLogger("zen_lead.election")
 
@@ -52,17 +46,6 @@ T = TypeVar("T")
 OnStartedLeading = Callable[["Leadership"], Coroutine[Any, Any, None]]
 OnStoppedLeading = Callable[[], Awaitable[None] | None]
 OnNewLeader = Callable[[str], Awaitable[None] | None]
-
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-
-
-def validate_lease_name(name: str) -> None:
-    """A Lease name is a DNS subdomain: lower-case alphanumerics, '-' and '.', at most 253 characters."""
-    if len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
-        raise ValueError(
-            f"invalid Lease name {name!r}: must be a DNS subdomain (lower-case letters, digits, '-' and "
-            "'.', starting and ending with a letter or digit, at most 253 characters)"
-        )
 
 
 class Leadership:
@@ -98,9 +81,9 @@ class Leadership:
 class LeaderElector:
     """Leader election on a ``coordination.k8s.io/v1`` Lease, compatible with client-go candidates.
 
-    ``name`` is the Lease; ``namespace`` defaults to the pod's own; ``identity`` to the pod name plus a
-    random suffix. Pass a lightkube ``AsyncClient`` (kept open) or a ``kubeconfig`` path (a client is
-    made and closed by the elector). ``timing`` defaults to client-go's 15 s / 10 s / 2 s.
+    ``lease`` is the Lease: a name (in the pod's own namespace, reached through the default
+    kubeconfig) or a ``LeaseRef`` saying namespace and client or kubeconfig. ``identity`` defaults to
+    the pod name plus a random suffix; ``timing`` to client-go's 15 s / 10 s / 2 s.
 
     ``on_started_leading(leadership)`` is the leader work; when it returns the elector keeps leading
     (and renewing) until stopped — return early only if the tasks it started keep working. An
@@ -116,31 +99,25 @@ class LeaderElector:
 
     def __init__(
         self,
-        name: str,
+        lease: str | LeaseRef,
         *,
         on_started_leading: OnStartedLeading,
         on_stopped_leading: OnStoppedLeading | None = None,
         on_new_leader: OnNewLeader | None = None,
-        namespace: str | None = None,
         identity: str | None = None,
-        client: AsyncClient | None = None,
-        kubeconfig: str | os.PathLike[str] | None = None,
         timing: Timing | None = None,
         watch: bool = True,
     ) -> None:
-        validate_lease_name(name)
+        self.lease = LeaseRef.of(lease)
         if not callable(on_started_leading):
             raise TypeError("on_started_leading must be a coroutine function taking a Leadership")
         self._identity = identity if identity is not None else default_identity()
         if not self._identity:
             raise ValueError("identity must not be empty")
-        self.lease = LeaseRef(namespace or default_namespace(), name)
         self.timing = timing or Timing()
         self._on_started = on_started_leading
         self._on_stopped = on_stopped_leading
         self._on_new_leader = on_new_leader
-        self._client = client
-        self._kubeconfig = kubeconfig
         self._watch = watch
         self._fence: Fence | None = None
         self._leader = ""
@@ -194,9 +171,9 @@ class LeaderElector:
             raise RuntimeError(f"elector {self._identity!r} for {self.lease} is already running")
         self._running = True
         try:
-            async with self._client_scope() as client:
+            async with self.lease.storage() as storage:
                 claim = LeaseClaim(
-                    LeaseStore(client, self.lease),
+                    storage,
                     identity=self._identity,
                     timing=self.timing,
                     on_holder=self._holder_observed,
@@ -332,17 +309,6 @@ class LeaderElector:
         return {"lease": str(self.lease), "identity": self._identity, **fields}
 
     # ---- plumbing ---------------------------------------------------------------------------------
-    @asynccontextmanager
-    async def _client_scope(self) -> AsyncIterator[AsyncClient]:
-        if self._client is not None:
-            yield self._client
-            return
-        client = async_client(self._kubeconfig)
-        try:
-            yield client
-        finally:
-            await client.close()
-
     async def __aenter__(self) -> Self:
         self._runner = asyncio.create_task(self.run(), name=f"elector {self.lease}")
         return self

@@ -9,6 +9,9 @@ clock has not passed its deadline — the start of the last successful renewal p
 ``check()`` is that local test. ``confirm()`` adds a read of the Lease (does it still show our holder
 and our transitions?). Neither can close the window between the check and the side effect: pass
 ``token`` to the downstream system and let it reject tokens lower than the highest it has seen.
+
+A ``Fence`` is read-only. Its deadline moves and its tenure ends only through the ``FenceControl``
+that made it, which the claim (the renewal loop) keeps to itself.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from zen_lead.election.record import FencingToken, LeaseRecord, still_ours
 
@@ -24,23 +28,28 @@ class StaleFenceError(Exception):
     """The tenure behind this fence is over: the lease was lost, released or taken over."""
 
 
+@dataclass(slots=True)
+class _TenureState:
+    deadline: float
+    lost_reason: str | None = None
+    lost: asyncio.Event = field(default_factory=asyncio.Event)
+
+
 class Fence:
-    """Proof of one tenure of one identity on one Lease. Created by the library, never by users."""
+    """Proof of one tenure of one identity on one Lease. Made by ``FenceControl``, never by users."""
 
     def __init__(
         self,
         *,
         token: FencingToken,
         identity: str,
-        deadline: float,
+        state: _TenureState,
         read: Callable[[], Awaitable[LeaseRecord | None]],
     ) -> None:
         self._token = token
         self._identity = identity
-        self._deadline = deadline
+        self._state = state
         self._read = read
-        self._lost_reason: str | None = None
-        self._lost = asyncio.Event()
 
     # ---- what users read ------------------------------------------------------------------------
     @property
@@ -63,16 +72,18 @@ class Fence:
     @property
     def deadline(self) -> float:
         """Local monotonic time until which this tenure is valid unless renewed again."""
-        return self._deadline
+        return self._state.deadline
 
     @property
     def lost_reason(self) -> str | None:
-        if self._lost_reason is None and time.monotonic() >= self._deadline:
+        state = self._state
+        if state.lost_reason is None and time.monotonic() >= state.deadline:
             return "renew deadline passed"
-        return self._lost_reason
+        return state.lost_reason
 
     def valid(self) -> bool:
-        return self._lost_reason is None and time.monotonic() < self._deadline
+        state = self._state
+        return state.lost_reason is None and time.monotonic() < state.deadline
 
     def check(self) -> None:
         """Raise ``StaleFenceError`` unless still valid by local knowledge (no I/O)."""
@@ -97,22 +108,42 @@ class Fence:
 
     async def wait_lost(self) -> str:
         """Wait until the library declares this tenure over; return the reason."""
-        await self._lost.wait()
-        return self._lost_reason or "lost"
+        await self._state.lost.wait()
+        return self._state.lost_reason or "lost"
 
     def __repr__(self) -> str:
         state = "valid" if self.valid() else f"stale ({self.lost_reason})"
         return f"<Fence {self._token} {self._identity!r} {state}>"
 
-    # ---- what the claim (the renewal loop) calls --------------------------------------------------
-    def _extend(self, deadline: float) -> None:
-        if self._lost_reason is None:
-            self._deadline = max(self._deadline, deadline)
 
-    def _lose(self, reason: str) -> bool:
+class FenceControl:
+    """The writable side of one tenure's fence: what the renewal loop holds, and nobody else."""
+
+    def __init__(
+        self,
+        *,
+        token: FencingToken,
+        identity: str,
+        deadline: float,
+        read: Callable[[], Awaitable[LeaseRecord | None]],
+    ) -> None:
+        self._state = _TenureState(deadline)
+        self.fence = Fence(token=token, identity=identity, state=self._state, read=read)
+
+    @property
+    def lost(self) -> asyncio.Event:
+        """Set the moment the tenure is declared over (not when the deadline merely passes)."""
+        return self._state.lost
+
+    def extend(self, deadline: float) -> None:
+        """Move the deadline later after a successful renewal (never earlier, never after a loss)."""
+        if self._state.lost_reason is None:
+            self._state.deadline = max(self._state.deadline, deadline)
+
+    def lose(self, reason: str) -> bool:
         """Mark the tenure over; True the first time."""
-        if self._lost_reason is not None:
+        if self._state.lost_reason is not None:
             return False
-        self._lost_reason = reason
-        self._lost.set()
+        self._state.lost_reason = reason
+        self._state.lost.set()
         return True

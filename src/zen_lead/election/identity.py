@@ -20,10 +20,15 @@ def default_identity() -> str:
     return f"{base}_{secrets.token_hex(4)}"
 
 
-def default_namespace() -> str:
-    """The pod's own namespace (service-account mount, else ``POD_NAMESPACE``), else ``default``."""
+def own_namespace() -> str | None:
+    """The pod's own namespace (service-account mount, else ``POD_NAMESPACE``); None outside a pod."""
     try:
         namespace = SERVICE_ACCOUNT_NAMESPACE.read_text().strip()
     except OSError:
         namespace = ""
-    return namespace or os.environ.get("POD_NAMESPACE") or "default"
+    return namespace or os.environ.get("POD_NAMESPACE") or None
+
+
+def default_namespace() -> str:
+    """The pod's own namespace, else ``default``."""
+    return own_namespace() or "default"

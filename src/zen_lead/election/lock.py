@@ -15,21 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 from types import TracebackType
 
-from lightkube import AsyncClient
-
 from zen_lead.election import metrics
 from zen_lead.election.claim import LeaseClaim
-from zen_lead.election.elector import validate_lease_name
 from zen_lead.election.fence import Fence
-from zen_lead.election.identity import default_identity, default_namespace
+from zen_lead.election.identity import default_identity
 from zen_lead.election.query import current_leader
 from zen_lead.election.record import Timing
-from zen_lead.election.store import LeaseRef, LeaseStore, LeaseUnavailable
-from zen_lead.kube.config import async_client
+from zen_lead.election.store import LeaseRef, LeaseUnavailable
 
 
 class LockNotAcquiredError(TimeoutError):
@@ -41,35 +36,30 @@ class LockLostError(Exception):
 
 
 class LeaseLock:
-    """A lock named ``name`` (a Lease in ``namespace``), held for ``ttl`` seconds between renewals."""
+    """A lock on the Lease ``lease`` (a name or a ``LeaseRef``), held for ``ttl`` seconds between
+    renewals."""
 
     def __init__(
         self,
-        name: str,
+        lease: str | LeaseRef,
         *,
         ttl: float,
-        namespace: str | None = None,
-        client: AsyncClient | None = None,
-        kubeconfig: str | os.PathLike[str] | None = None,
         identity: str | None = None,
         timeout: float | None = None,
         wait: bool = True,
         cancel_on_loss: bool = True,
     ) -> None:
-        validate_lease_name(name)
+        self.ref = LeaseRef.of(lease)
         if not ttl >= 1:
             raise ValueError(f"ttl must be at least 1 second (got {ttl!r}): the Lease counts whole seconds")
         if timeout is not None and not timeout >= 0:
             raise ValueError(f"timeout must be None (wait forever) or >= 0 (got {timeout!r})")
-        self.ref = LeaseRef(namespace or default_namespace(), name)
         self.identity = identity or default_identity()
         self.timing = Timing.for_ttl(ttl)
         self.timeout = timeout
         self.wait = wait
         self.cancel_on_loss = cancel_on_loss
-        self._client = client
-        self._kubeconfig = kubeconfig
-        self._own_client: AsyncClient | None = None
+        self._connection = contextlib.AsyncExitStack()
         self._claim: LeaseClaim | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._keeper: asyncio.Task[None] | None = None
@@ -91,10 +81,9 @@ class LeaseLock:
         """Acquire (``wait`` and ``timeout`` as configured) and start renewing; return the fence."""
         if self._fence is not None:
             raise RuntimeError(f"lock {self.ref} is already held by this object")
-        claim = self._claim = LeaseClaim(
-            LeaseStore(self._api(), self.ref), identity=self.identity, timing=self.timing
-        )
         try:
+            storage = await self._connection.enter_async_context(self.ref.storage())
+            claim = self._claim = LeaseClaim(storage, identity=self.identity, timing=self.timing)
             fence = await self._acquire(claim)
         except BaseException:
             await self._close()
@@ -155,16 +144,7 @@ class LeaseLock:
         if watcher is not None:
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
-        client, self._own_client = self._own_client, None
-        if client is not None:
-            await client.close()
-
-    def _api(self) -> AsyncClient:
-        if self._client is not None:
-            return self._client
-        if self._own_client is None:
-            self._own_client = async_client(self._kubeconfig)
-        return self._own_client
+        await self._connection.aclose()
 
     # ---- async with ---------------------------------------------------------------------------
     async def __aenter__(self) -> Fence:
@@ -193,56 +173,29 @@ class LeaseLock:
 
 
 def lock(
-    name: str,
+    lease: str | LeaseRef,
     *,
     ttl: float,
-    namespace: str | None = None,
-    client: AsyncClient | None = None,
-    kubeconfig: str | os.PathLike[str] | None = None,
     identity: str | None = None,
     timeout: float | None = None,
     wait: bool = True,
     cancel_on_loss: bool = True,
 ) -> LeaseLock:
-    """``async with lock(name, ttl=...) as fence:`` — see ``LeaseLock``.
+    """``async with lock(lease, ttl=...) as fence:`` — see ``LeaseLock``.
 
     ``wait=True`` waits (up to ``timeout`` seconds, or forever) for the lock; ``wait=False`` tries once.
     Both raise ``LockNotAcquiredError`` (a ``TimeoutError``) when the lock stays held by someone else.
     """
     return LeaseLock(
-        name,
-        ttl=ttl,
-        namespace=namespace,
-        client=client,
-        kubeconfig=kubeconfig,
-        identity=identity,
-        timeout=timeout,
-        wait=wait,
-        cancel_on_loss=cancel_on_loss,
+        lease, ttl=ttl, identity=identity, timeout=timeout, wait=wait, cancel_on_loss=cancel_on_loss
     )
 
 
 async def try_acquire(
-    name: str,
-    *,
-    ttl: float,
-    namespace: str | None = None,
-    client: AsyncClient | None = None,
-    kubeconfig: str | os.PathLike[str] | None = None,
-    identity: str | None = None,
-    cancel_on_loss: bool = True,
+    lease: str | LeaseRef, *, ttl: float, identity: str | None = None, cancel_on_loss: bool = True
 ) -> LeaseLock | None:
     """One attempt. A held ``LeaseLock`` (use ``async with`` on it to run and release) or None."""
-    held = lock(
-        name,
-        ttl=ttl,
-        namespace=namespace,
-        client=client,
-        kubeconfig=kubeconfig,
-        identity=identity,
-        wait=False,
-        cancel_on_loss=cancel_on_loss,
-    )
+    held = lock(lease, ttl=ttl, identity=identity, wait=False, cancel_on_loss=cancel_on_loss)
     try:
         await held.acquire()
     except LockNotAcquiredError:
@@ -250,15 +203,6 @@ async def try_acquire(
     return held
 
 
-async def holder(
-    name: str,
-    *,
-    namespace: str | None = None,
-    client: AsyncClient | None = None,
-    kubeconfig: str | os.PathLike[str] | None = None,
-    max_age: float = 1.0,
-) -> str | None:
-    """Who holds lock ``name`` now, or None — ``query.current_leader``'s semantics and cache."""
-    return await current_leader(
-        name, namespace=namespace, client=client, kubeconfig=kubeconfig, max_age=max_age
-    )
+async def holder(lease: str | LeaseRef, *, max_age: float = 1.0) -> str | None:
+    """Who holds lock ``lease`` now, or None — ``query.current_leader``'s semantics and cache."""
+    return await current_leader(lease, max_age=max_age)

@@ -10,23 +10,18 @@ Semantics, because a reader cannot observe a Lease over time the way a candidate
   Lease yourself (``LeaderElector``, ``lock``) and use the fence.
 - a Lease without a parsable ``renewTime`` cannot be judged and counts as held.
 
-Answers are cached per (apiserver, namespace, name) for ``max_age`` seconds (default 1 s), so a
+Answers are cached per (client, namespace, name) for ``max_age`` seconds (default 1 s), so a
 health endpoint polled by many clients costs at most one read per second.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from lightkube import AsyncClient
-
-from zen_lead.election.identity import default_namespace
 from zen_lead.election.record import LeaseRecord, expired_by_wall_clock
-from zen_lead.election.store import LeaseRef, LeaseStore
-from zen_lead.kube.config import async_client
+from zen_lead.election.store import LeaseRef
 
 DEFAULT_MAX_AGE = 1.0
 READ_TIMEOUT = 5.0
@@ -38,35 +33,23 @@ class _Cached:
     fetched_at: float
 
 
-_cache: dict[tuple[str, str, str], _Cached] = {}
+_cache: dict[tuple[int, str, str], _Cached] = {}
 
 
-async def read_record(
-    name: str,
-    *,
-    namespace: str | None = None,
-    client: AsyncClient | None = None,
-    kubeconfig: str | os.PathLike[str] | None = None,
-    max_age: float = DEFAULT_MAX_AGE,
-) -> LeaseRecord | None:
+async def read_record(lease: str | LeaseRef, *, max_age: float = DEFAULT_MAX_AGE) -> LeaseRecord | None:
     """The Lease's record (None when missing), at most ``max_age`` seconds old.
 
-    Raises ``store.LeaseUnavailable`` when the API cannot be read. Without ``client`` a client is
-    made from ``kubeconfig`` for the read and closed again: pass a client when asking often.
+    Raises ``store.LeaseUnavailable`` when the API cannot be read. A ``LeaseRef`` without a client
+    makes one from its kubeconfig for the read and closes it again: pass a client when asking often.
     """
-    ref = LeaseRef(namespace or default_namespace(), name)
-    own = client is None
-    api = async_client(kubeconfig) if client is None else client
-    try:
-        key = (api.config.cluster.server, ref.namespace, ref.name)
-        cached = _cache.get(key)
-        now = time.monotonic()
-        if cached is not None and now - cached.fetched_at < max_age:
-            return cached.record
-        versioned = await LeaseStore(api, ref).read(limit=READ_TIMEOUT)
-    finally:
-        if own:
-            await api.close()
+    ref = LeaseRef.of(lease)
+    # Cached per client (a client is one apiserver and one identity) or per kubeconfig path.
+    key = (id(ref.client) if ref.client is not None else hash(str(ref.kubeconfig)), ref.namespace, ref.name)
+    cached = _cache.get(key)
+    if cached is not None and time.monotonic() - cached.fetched_at < max_age:
+        return cached.record
+    async with ref.storage() as storage:
+        versioned = await storage.read(limit=READ_TIMEOUT)
     record = None if versioned is None else versioned.record
     _cache[key] = _Cached(record, time.monotonic())
     return record
@@ -81,32 +64,12 @@ def leader_of(record: LeaseRecord | None, *, wall_now: datetime | None = None) -
     return record.holder
 
 
-async def current_leader(
-    name: str,
-    *,
-    namespace: str | None = None,
-    client: AsyncClient | None = None,
-    kubeconfig: str | os.PathLike[str] | None = None,
-    max_age: float = DEFAULT_MAX_AGE,
-) -> str | None:
-    """The identity leading ``name`` now, or None (no Lease, released, or expired — see the module doc)."""
-    record = await read_record(
-        name, namespace=namespace, client=client, kubeconfig=kubeconfig, max_age=max_age
-    )
-    return leader_of(record)
+async def current_leader(lease: str | LeaseRef, *, max_age: float = DEFAULT_MAX_AGE) -> str | None:
+    """The identity leading ``lease`` now, or None (no Lease, released, or expired — see the module doc)."""
+    return leader_of(await read_record(lease, max_age=max_age))
 
 
-async def is_leader(
-    name: str,
-    identity: str,
-    *,
-    namespace: str | None = None,
-    client: AsyncClient | None = None,
-    kubeconfig: str | os.PathLike[str] | None = None,
-    max_age: float = DEFAULT_MAX_AGE,
-) -> bool:
-    """Whether ``identity`` leads ``name`` now (False for a missing, released or expired Lease)."""
-    leader = await current_leader(
-        name, namespace=namespace, client=client, kubeconfig=kubeconfig, max_age=max_age
-    )
+async def is_leader(lease: str | LeaseRef, identity: str, *, max_age: float = DEFAULT_MAX_AGE) -> bool:
+    """Whether ``identity`` leads ``lease`` now (False for a missing, released or expired Lease)."""
+    leader = await current_leader(lease, max_age=max_age)
     return leader is not None and leader == identity

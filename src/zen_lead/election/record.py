@@ -22,41 +22,15 @@ cannot observe a Lease over time; it must never guard an action.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
-#: client-go's ``metav1.RFC3339Micro``: always six fractional digits, always UTC "Z" when we write.
-#: The apiserver parses MicroTime with exactly this layout; a time with zero microseconds must still
-#: carry ".000000" (a formatter that drops the fraction produces a Lease the apiserver rejects).
-MICROTIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-_MICROTIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+from zen_lead.kube.times import parse_time
 
 #: client-go's JitterFactor: a candidate waits ``retry_period * (1 + random * jitter)`` between tries.
 JITTER_FACTOR = 1.2
 #: What client-go writes into ``leaseDurationSeconds`` when it releases a Lease.
 RELEASED_LEASE_DURATION_SECONDS = 1
-
-
-# ---- time formats ---------------------------------------------------------------------------------
-def format_microtime(moment: datetime) -> str:
-    """``2006-01-02T15:04:05.000000Z`` — the exact MicroTime layout client-go writes."""
-    if moment.tzinfo is None:
-        raise ValueError("a MicroTime needs an aware datetime (got a naive one)")
-    return moment.astimezone(UTC).strftime(MICROTIME_FORMAT)
-
-
-def is_microtime(text: str) -> bool:
-    """True when ``text`` is in the canonical layout (six fractional digits, UTC ``Z``)."""
-    return _MICROTIME_RE.match(text) is not None
-
-
-def parse_microtime(text: str) -> datetime:
-    """Parse an RFC 3339 time as written by the apiserver, client-go or a human (any fraction, any offset)."""
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise ValueError(f"time {text!r} has no UTC offset")
-    return moment.astimezone(UTC)
 
 
 # ---- timing ---------------------------------------------------------------------------------------
@@ -353,13 +327,10 @@ def expired_by_wall_clock(record: LeaseRecord, wall_now: datetime) -> bool:
     """
     if not record.held:
         return True
-    if record.renew_time is None:
+    renewed_at = parse_time(record.renew_time)
+    if renewed_at is None:
         return False
-    try:
-        renewed_at = parse_microtime(record.renew_time)
-    except ValueError:
-        return False
-    return (wall_now - renewed_at).total_seconds() >= record.lease_duration_seconds
+    return wall_now.timestamp() - renewed_at >= record.lease_duration_seconds
 
 
 def _held_record(identity: str, lease_duration_seconds: int, timestamp: str, transitions: int) -> LeaseRecord:

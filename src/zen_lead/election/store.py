@@ -1,9 +1,16 @@
-"""The only module that talks to the API: read, create, conditionally update and watch one Lease.
+"""The storage seam of election and locks: ``LeaseStorage``, and its one implementation on the API.
 
-Wire format. Requests carry our own msgspec structs, not lightkube's models, because lightkube models
-time as ``datetime`` and msgspec drops the fraction of a time with zero microseconds — a MicroTime
-the apiserver refuses (it parses ``RFC3339Micro`` strictly). Times travel as the strings
-``record.format_microtime`` made.
+``LeaseStorage`` is the Protocol every layer above talks to (client-go's ``resourcelock.Interface``
+is the model: read, create, conditional update, and a watch of one record); ``ApiLeaseStorage``
+implements it on zen-lead's ``ApiClient`` — the same HTTP stack, error types and metrics as the
+controller's data path. A test, or another backend, can stand behind the same Protocol.
+
+``LeaseRef`` is the one value that says which Lease, and how to reach it: name, namespace (default:
+the pod's own), and an ``ApiClient`` to use or a kubeconfig to open one from. The elector, the locks
+and the queries each take one; ``storage()`` opens (and afterwards closes) what it names.
+
+Wire format. Requests carry all five of client-go's fields, times as the MicroTime strings
+``kube.times`` writes (six fractional digits always: the apiserver parses ``RFC3339Micro`` strictly).
 
 Concurrency. Updates are JSON merge patches that carry ``metadata.resourceVersion``: the apiserver
 applies them only if the Lease is still at that version (409 Conflict otherwise) — the same optimistic
@@ -19,27 +26,23 @@ timeouts, connection errors, 5xx, also 403 — a missing RBAC rule is logged and
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-import httpx2
 import msgspec
-from lightkube import ApiError, AsyncClient
-from lightkube.core.resource import ApiInfo, NamespacedResourceG, ResourceDef
-from lightkube.types import PatchType
 
+from zen_lead.election.identity import default_namespace
+from zen_lead.election.names import validate_lease_name
 from zen_lead.election.record import LeaseRecord
+from zen_lead.kube.client import ApiClient
+from zen_lead.kube.errors import ApiError, TransportError
+from zen_lead.kube.resources import LEASES
+from zen_lead.kube.structs import Lease, LeaseSpec
 
-
-@dataclass(frozen=True, slots=True)
-class LeaseRef:
-    namespace: str
-    name: str
-
-    def __str__(self) -> str:
-        return f"{self.namespace}/{self.name}"
+WATCH_SERVER_TIMEOUT = 300
 
 
 class LeaseConflict(Exception):
@@ -54,44 +57,76 @@ class LeaseUnavailable(Exception):
     """A transient failure: timeout, connection error, server error. Retry later."""
 
 
-# ---- wire structs (camelCase attribute names: lightkube's watch reads ``metadata.resourceVersion``) ---
-class _Meta(msgspec.Struct, omit_defaults=True, kw_only=True):
+@dataclass(frozen=True, slots=True)
+class Versioned:
+    record: LeaseRecord
+    resource_version: str
+
+
+class LeaseStorage(Protocol):
+    """Read and write one Lease record (see the module docstring for the semantics)."""
+
+    @property
+    def ref(self) -> LeaseRef: ...
+
+    async def read(self, *, limit: float) -> Versioned | None:
+        """The current record, or ``None`` when there is no such Lease."""
+
+    async def create(self, record: LeaseRecord, *, limit: float) -> Versioned:
+        """Create the Lease holding ``record`` (``LeaseConflict`` when it exists)."""
+
+    async def update(self, record: LeaseRecord, *, resource_version: str, limit: float) -> Versioned:
+        """Write ``record`` only if the Lease is still at ``resource_version`` (else ``LeaseConflict``)."""
+
+    def changes(self) -> AsyncIterator[Versioned | None]:
+        """Every change, starting with the current state; ``None`` when deleted. A hint stream only:
+        nothing may wait on it without a timeout of its own. Errors end it (the caller restarts it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseRef:
+    """Which Lease, and how to reach it. ``namespace`` defaults to the pod's own; ``client`` is used as
+    is (and kept open), else a client is made from ``kubeconfig`` (``KUBECONFIG``, the in-cluster
+    service account, ``~/.kube/config``) for as long as it is needed."""
+
     name: str
-    namespace: str
-    resourceVersion: str | None = None  # the wire name: lightkube reads it
+    namespace: str = ""
+    client: ApiClient | None = field(default=None, compare=False, repr=False)
+    kubeconfig: str | os.PathLike[str] | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        validate_lease_name(self.name)
+        if not self.namespace:
+            object.__setattr__(self, "namespace", default_namespace())
+
+    @classmethod
+    def of(cls, lease: str | LeaseRef) -> LeaseRef:
+        return lease if isinstance(lease, LeaseRef) else cls(lease)
+
+    @asynccontextmanager
+    async def storage(self) -> AsyncIterator[ApiLeaseStorage]:
+        """The Lease's storage on ``client``, or on a client opened (and closed) for the purpose."""
+        if self.client is not None:
+            yield ApiLeaseStorage(self.client, self)
+            return
+        client = ApiClient.from_kubeconfig(self.kubeconfig)
+        try:
+            yield ApiLeaseStorage(client, self)
+        finally:
+            await client.aclose()
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
 
 
-class _Spec(msgspec.Struct, omit_defaults=True, kw_only=True):
-    holderIdentity: str | None = None
-    leaseDurationSeconds: int | None = None
-    acquireTime: str | None = None
-    renewTime: str | None = None
-    leaseTransitions: int | None = None
-
-
-class LeaseObject(NamespacedResourceG, msgspec.Struct, kw_only=True):
-    """A ``coordination.k8s.io/v1`` Lease as lightkube sends and decodes it, times kept as strings."""
-
-    _api_info = ApiInfo(
-        resource=ResourceDef("coordination.k8s.io", "v1", "Lease"),
-        plural="leases",
-        verbs=["delete", "get", "list", "patch", "post", "put", "watch"],
-    )
-
-    apiVersion: str = "coordination.k8s.io/v1"
-    kind: str = "Lease"
-    metadata: _Meta
-    spec: _Spec = msgspec.field(default_factory=_Spec)
-
-
-def record_of(spec: _Spec) -> LeaseRecord:
+def record_of(spec: LeaseSpec) -> LeaseRecord:
     """Read a spec the way client-go's ``LeaseSpecToLeaderElectionRecord`` does (missing -> zero)."""
     return LeaseRecord(
-        holder=spec.holderIdentity or "",
-        lease_duration_seconds=spec.leaseDurationSeconds or 0,
-        acquire_time=spec.acquireTime,
-        renew_time=spec.renewTime,
-        transitions=spec.leaseTransitions or 0,
+        holder=spec.holder_identity or "",
+        lease_duration_seconds=spec.lease_duration_seconds or 0,
+        acquire_time=spec.acquire_time,
+        renew_time=spec.renew_time,
+        transitions=spec.lease_transitions or 0,
     )
 
 
@@ -106,70 +141,76 @@ def spec_fields(record: LeaseRecord) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True, slots=True)
-class Versioned:
-    record: LeaseRecord
-    resource_version: str
+def versioned(lease: Lease) -> Versioned:
+    return Versioned(record=record_of(lease.spec), resource_version=lease.metadata.resource_version)
 
 
-def _versioned(obj: LeaseObject) -> Versioned:
-    return Versioned(record=record_of(obj.spec), resource_version=obj.metadata.resourceVersion or "")
+class _WatchEvent(msgspec.Struct):
+    type: str
+    object: msgspec.Raw
 
 
-class LeaseStore:
-    """Read and write one Lease through a lightkube ``AsyncClient`` (owned by the caller)."""
+_event_decoder = msgspec.json.Decoder(_WatchEvent)
+_lease_decoder = msgspec.json.Decoder(Lease)
 
-    def __init__(self, client: AsyncClient, ref: LeaseRef) -> None:
+
+class ApiLeaseStorage:
+    """``LeaseStorage`` on an ``ApiClient`` (owned by the caller)."""
+
+    def __init__(self, client: ApiClient, ref: LeaseRef) -> None:
         self.client = client
-        self.ref = ref
+        self._ref = ref
+
+    @property
+    def ref(self) -> LeaseRef:
+        return self._ref
 
     async def read(self, *, limit: float) -> Versioned | None:
-        """The current record, or ``None`` when there is no such Lease."""
         try:
-            async with _translated(limit, f"read {self.ref}"):
-                obj: LeaseObject = await self.client.get(
-                    LeaseObject, self.ref.name, namespace=self.ref.namespace
-                )
+            async with _translated(limit, f"read {self._ref}"):
+                lease = await self.client.get(LEASES, self._ref.namespace, self._ref.name)
         except LeaseMissing:
             return None
-        return _versioned(obj)
+        return versioned(lease)
 
     async def create(self, record: LeaseRecord, *, limit: float) -> Versioned:
-        obj = LeaseObject(
-            metadata=_Meta(name=self.ref.name, namespace=self.ref.namespace),
-            spec=msgspec.convert(spec_fields(record), _Spec),
-        )
-        async with _translated(limit, f"create {self.ref}"):
-            created: LeaseObject = await self.client.create(obj)
-        return _versioned(created)
+        manifest = {
+            "apiVersion": LEASES.api_version,
+            "kind": LEASES.kind,
+            "metadata": {"name": self._ref.name, "namespace": self._ref.namespace},
+            "spec": spec_fields(record),
+        }
+        async with _translated(limit, f"create {self._ref}"):
+            created = await self.client.create(LEASES, self._ref.namespace, manifest)
+        return versioned(created)
 
     async def update(self, record: LeaseRecord, *, resource_version: str, limit: float) -> Versioned:
-        """Write ``record`` only if the Lease is still at ``resource_version`` (else ``LeaseConflict``)."""
         patch = {"metadata": {"resourceVersion": resource_version}, "spec": spec_fields(record)}
-        async with _translated(limit, f"update {self.ref}"):
-            updated: LeaseObject = await self.client.patch(
-                LeaseObject, self.ref.name, patch, namespace=self.ref.namespace, patch_type=PatchType.MERGE
-            )
-        return _versioned(updated)
+        async with _translated(limit, f"update {self._ref}"):
+            updated = await self.client.patch(LEASES, self._ref.namespace, self._ref.name, patch)
+        return versioned(updated)
 
-    async def changes(self, *, server_timeout: int = 300) -> AsyncIterator[Versioned | None]:
-        """Every change of the Lease, starting with its current state; ``None`` when it is deleted.
-
-        A hint stream only: it may lag or stall (lightkube sets no read timeout on watches), so
-        nothing may wait on it without a timeout of its own. Errors end the iteration (the caller
-        restarts it).
-        """
-        watch = self.client.watch(
-            LeaseObject,
-            namespace=self.ref.namespace,
-            fields={"metadata.name": self.ref.name},
-            server_timeout=server_timeout,
-        )
+    async def changes(self) -> AsyncIterator[Versioned | None]:
+        params = {
+            "watch": "1",
+            "fieldSelector": f"metadata.name={self._ref.name}",
+            "timeoutSeconds": str(WATCH_SERVER_TIMEOUT),
+        }
+        path = LEASES.collection(self._ref.namespace)
         try:
-            async for event_type, obj in watch:
-                yield None if event_type == "DELETED" else _versioned(obj)
-        except (ApiError, httpx2.HTTPError, OSError) as error:
-            raise LeaseUnavailable(f"watch {self.ref}: {error}") from error
+            async with self.client.stream(
+                path, params=params, read_timeout=WATCH_SERVER_TIMEOUT + 30
+            ) as lines:
+                async for line in lines:
+                    event = _event_decoder.decode(line)
+                    if event.type == "ERROR":
+                        raise LeaseUnavailable(f"watch {self._ref}: {bytes(event.object)[:200]!r}")
+                    if event.type == "DELETED":
+                        yield None
+                    elif event.type in ("ADDED", "MODIFIED"):
+                        yield versioned(_lease_decoder.decode(event.object))
+        except (ApiError, TransportError, msgspec.DecodeError) as error:
+            raise LeaseUnavailable(f"watch {self._ref}: {error}") from error
 
 
 @asynccontextmanager
@@ -181,11 +222,10 @@ async def _translated(limit: float, what: str) -> AsyncIterator[None]:
     except TimeoutError as error:  # before OSError: TimeoutError is one
         raise LeaseUnavailable(f"{what}: no answer within {limit:.2f}s") from error
     except ApiError as error:
-        code = error.status.code
-        if code == 409:
-            raise LeaseConflict(f"{what}: {error.status.message}") from error
-        if code == 404:
+        if error.conflict:
+            raise LeaseConflict(f"{what}: {error.message}") from error
+        if error.not_found:
             raise LeaseMissing(f"{what}: not found") from error
-        raise LeaseUnavailable(f"{what}: HTTP {code}: {error.status.message}") from error
-    except (httpx2.HTTPError, OSError) as error:
+        raise LeaseUnavailable(f"{what}: HTTP {error.code}: {error.message}") from error
+    except OSError as error:  # TransportError included
         raise LeaseUnavailable(f"{what}: {type(error).__name__}: {error}") from error

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +26,7 @@ from zen_lead.election.elector import LeaderElector, Leadership
 from zen_lead.election.fence import Fence, StaleFenceError
 from zen_lead.election.identity import default_identity
 from zen_lead.election.record import FencingToken, Timing
+from zen_lead.election.store import LeaseRef
 
 
 class SyncLeadership:
@@ -62,6 +62,9 @@ class SyncLeadership:
 class SyncLeaderElector:
     """``LeaderElector`` for synchronous programs; same arguments, plain-function callbacks.
 
+    The Lease's ``client`` (in a ``LeaseRef``), if any, is used on the elector's own thread and event
+    loop: give a ``kubeconfig`` instead unless that client is not used elsewhere.
+
     ``start()`` (or ``with``) runs it; ``stop()`` drains the leader work, releases the Lease and joins
     the thread. ``is_leader()``, ``fencing_token()`` and ``wait_until_leader()`` may be called from
     any thread.
@@ -69,14 +72,12 @@ class SyncLeaderElector:
 
     def __init__(
         self,
-        name: str,
+        lease: str | LeaseRef,
         *,
         on_started_leading: Callable[[SyncLeadership], None] | None = None,
         on_stopped_leading: Callable[[], None] | None = None,
         on_new_leader: Callable[[str], None] | None = None,
-        namespace: str | None = None,
         identity: str | None = None,
-        kubeconfig: str | os.PathLike[str] | None = None,
         timing: Timing | None = None,
         watch: bool = True,
     ) -> None:
@@ -84,13 +85,11 @@ class SyncLeaderElector:
         # Built here so that bad arguments fail in the caller's thread; its asyncio primitives bind
         # to the background loop on first use.
         self._elector = LeaderElector(
-            name,
+            lease,
             on_started_leading=self._lead,
             on_stopped_leading=None if on_stopped_leading is None else self._in_executor(on_stopped_leading),
             on_new_leader=None if on_new_leader is None else self._in_executor_with(on_new_leader),
-            namespace=namespace,
             identity=self.identity,
-            kubeconfig=kubeconfig,
             timing=timing,
             watch=watch,
         )

@@ -34,9 +34,10 @@ from zen_lead.constants import FIELD_MANAGER
 from zen_lead.kube.config import load_config
 from zen_lead.kube.credentials import Credentials
 from zen_lead.kube.errors import ApiError, TransportError
+from zen_lead.kube.metrics import API_LATENCY, API_REQUESTS, API_THROTTLED
 from zen_lead.kube.ratelimit import Lane, TokenBucket
+from zen_lead.kube.resources import Resource
 from zen_lead.kube.structs import Status
-from zen_lead.observability.metrics import API_LATENCY, API_REQUESTS, API_THROTTLED
 
 T = TypeVar("T")
 
@@ -44,6 +45,8 @@ _LANE: contextvars.ContextVar[Lane] = contextvars.ContextVar("zen_lead_lane", de
 _RETRYABLE = {429, 503}
 MAX_PUSHBACK_RETRIES = 10
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
+MERGE_PATCH = "application/merge-patch+json"
+_MANAGED = {"fieldManager": FIELD_MANAGER}  # every write names the one field manager
 _status_decoder = msgspec.json.Decoder(Status)
 # kube-apiserver closes connections idle for 90 s (k8s.io/apiserver secure_serving.go); closing ours at
 # 60 s means we never send on a connection the server is closing, while a failover after a quiet minute
@@ -205,25 +208,68 @@ class ApiClient:
             raise _error(status, phrase, content)
         raise ApiError(429, "TooManyRequests", f"gave up after {MAX_PUSHBACK_RETRIES} Retry-After answers")
 
-    async def get(self, path: str, kind: type[T], *, resource: str) -> T:
-        return msgspec.json.decode(await self.request("get", path, resource=resource), type=kind)
+    # ---- typed requests: one object of a described resource ------------------------------------------
+    async def get(self, resource: Resource[T], namespace: str | None, name: str) -> T:
+        content = await self.request("get", resource.path(namespace, name), resource=resource.plural)
+        return msgspec.json.decode(content, type=resource.struct)
 
-    async def apply(self, path: str, manifest: dict[str, Any], kind: type[T], *, resource: str) -> T:
+    async def apply(
+        self,
+        resource: Resource[T],
+        namespace: str | None,
+        name: str,
+        manifest: dict[str, Any],
+        *,
+        subresource: str | None = None,
+    ) -> T:
         """Server-side apply with the controller's one field manager, taking ownership on conflict."""
         content = await self.request(
             "apply",
-            path,
-            resource=resource,
+            resource.path(namespace, name, subresource),
+            resource=_label(resource, subresource),
             body=msgspec.json.encode(manifest),
             content_type=APPLY_CONTENT_TYPE,
             params={"fieldManager": FIELD_MANAGER, "force": "true"},
         )
-        return msgspec.json.decode(content, type=kind)
+        return msgspec.json.decode(content, type=resource.struct)
 
-    async def create(self, path: str, manifest: dict[str, Any], *, resource: str) -> bytes:
-        return await self.request("create", path, resource=resource, body=msgspec.json.encode(manifest))
+    async def create(self, resource: Resource[T], namespace: str | None, manifest: dict[str, Any]) -> T:
+        content = await self.request(
+            "create",
+            resource.collection(namespace),
+            resource=resource.plural,
+            body=msgspec.json.encode(manifest),
+            params=_MANAGED,
+        )
+        return msgspec.json.decode(content, type=resource.struct)
 
-    async def delete(self, path: str, *, resource: str, uid: str | None = None) -> bool:
+    async def patch(
+        self,
+        resource: Resource[T],
+        namespace: str | None,
+        name: str,
+        patch: dict[str, Any],
+        *,
+        subresource: str | None = None,
+        content_type: str = MERGE_PATCH,
+        timeout: float | None = None,  # noqa: ASYNC109 - an HTTP timeout for this one request
+    ) -> T:
+        """A JSON merge patch (by default). With ``metadata.resourceVersion`` in it, it applies only
+        if the object is still at that version (409 Conflict otherwise)."""
+        content = await self.request(
+            "patch",
+            resource.path(namespace, name, subresource),
+            resource=_label(resource, subresource),
+            body=msgspec.json.encode(patch),
+            content_type=content_type,
+            params=_MANAGED,
+            timeout=timeout,
+        )
+        return msgspec.json.decode(content, type=resource.struct)
+
+    async def delete(
+        self, resource: Resource[Any], namespace: str | None, name: str, *, uid: str | None = None
+    ) -> bool:
         """Delete, guarded by a UID precondition when given; False when it was already gone."""
         body = None
         if uid is not None:
@@ -231,7 +277,7 @@ class ApiClient:
                 {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": {"uid": uid}}
             )
         try:
-            await self.request("delete", path, resource=resource, body=body)
+            await self.request("delete", resource.path(namespace, name), resource=resource.plural, body=body)
         except ApiError as error:
             if error.not_found:
                 return False
@@ -255,6 +301,10 @@ class ApiClient:
                         await self.credentials.renew(headers.get("Authorization"))
                     raise _error(response.status, response.reason or "", await response.read())
                 yield _lines(response)
+
+
+def _label(resource: Resource[Any], subresource: str | None) -> str:
+    return f"{resource.plural}/{subresource}" if subresource else resource.plural
 
 
 async def _lines(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:

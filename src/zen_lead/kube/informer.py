@@ -11,6 +11,11 @@ The loop (one task per informer):
 3. ``410 Gone`` (as status or as an ``ERROR`` event) -> back to 1. Connection errors -> resume after a
    jittered exponential backoff. A stream silent for longer than the server timeout plus a margin is
    dead (the read timeout is the watchdog) and is restarted.
+4. A list the apiserver refuses for good — ``404`` (the resource is not served: a CRD that is not
+   installed) or ``403`` (no permission) — is logged once, as a warning naming the resource and what to
+   do, and kept as ``problem`` (the manager's ``/readyz`` shows it); the list is retried with the same
+   backoff, capped at ``MAX_BACKOFF`` seconds, so installing the CRD or the RBAC later is picked up
+   without a restart and without a hot loop.
 
 Handlers are synchronous, must be quick, and see the cache already updated. A failing handler is
 logged; it never stops the informer.
@@ -29,8 +34,10 @@ import msgspec
 
 from zen_lead.kube.client import ApiClient
 from zen_lead.kube.errors import ApiError, TransportError
+from zen_lead.kube.meta import object_key, version_order
+from zen_lead.kube.metrics import CACHED_OBJECTS, INFORMER_SYNCED, WATCH_RESTARTS
+from zen_lead.kube.resources import Resource
 from zen_lead.kube.structs import ListMeta, Status
-from zen_lead.observability.metrics import CACHED_OBJECTS, INFORMER_SYNCED, WATCH_RESTARTS
 
 log = logging.getLogger(__name__)
 
@@ -64,20 +71,20 @@ class _Keyed(msgspec.Struct):
 _event_decoder = msgspec.json.Decoder(_WatchEvent)
 _keyed_decoder = msgspec.json.Decoder(_Keyed)
 _status_decoder = msgspec.json.Decoder(Status)
-
-
-def object_key(namespace: str, name: str) -> str:
-    return f"{namespace}/{name}" if namespace else name
+MAX_BACKOFF = 30.0
+_REFUSED = {403: "forbidden", 404: "not_found"}
 
 
 class Informer(Generic[T]):
+    """One list+watch of ``resource`` in ``namespace`` (``None``: all namespaces, or a cluster-scoped
+    kind), optionally label-selected. ``synced`` is set once the first list is cached."""
+
     def __init__(
         self,
         client: ApiClient,
+        resource: Resource[T],
         *,
-        resource: str,
-        path: str,
-        kind: type[T],
+        namespace: str | None = None,
         label_selector: str | None = None,
         page_size: int = 500,
         watch_timeout: int = 300,
@@ -85,8 +92,8 @@ class Informer(Generic[T]):
     ) -> None:
         self.client = client
         self.resource = resource
-        self.path = path
-        self.kind = kind
+        self.namespace = namespace
+        self.path = resource.collection(namespace)
         self.label_selector = label_selector
         self.page_size = page_size
         self.watch_timeout = watch_timeout
@@ -94,8 +101,14 @@ class Informer(Generic[T]):
         self.cache: dict[str, T] = {}
         self.synced = asyncio.Event()
         self.resource_version = ""
-        self._list_decoder = msgspec.json.Decoder(_list_type(kind))
-        self._object_decoder = msgspec.json.Decoder(kind)
+        self.problem: str | None = None  # why the list is refused, while it is
+        self._label = resource.plural
+        self._list_decoder = msgspec.json.Decoder(_list_type(resource.struct))
+        self._object_decoder = msgspec.json.Decoder(resource.struct)
+
+    def __str__(self) -> str:
+        where = f" in {self.namespace}" if self.namespace else ""
+        return f"{self.resource.qualified}{where}"
 
     # ---- cache access -------------------------------------------------------------------------
     def get(self, key: str) -> T | None:
@@ -109,8 +122,10 @@ class Informer(Generic[T]):
         meta: Any = obj.metadata  # type: ignore[attr-defined]
         key = object_key(meta.namespace, meta.name)
         current = self.cache.get(key)
-        if current is not None and _newer_or_same(_version_of(current), meta.resource_version):
-            return
+        if current is not None:
+            order = version_order(_version_of(current), meta.resource_version)
+            if order is not None and order >= 0:
+                return  # the cache already holds this version or a newer one
         self.cache[key] = obj
 
     def forget(self, namespace: str, name: str) -> None:
@@ -127,22 +142,44 @@ class Informer(Generic[T]):
                 if needs_list:
                     await self._list()
                     needs_list = False
+                    self._refused(None)
                 await self._watch()
                 backoff = 0.2
             except ApiError as error:
                 if error.gone:
-                    WATCH_RESTARTS.labels(self.resource, "expired").inc()
-                    log.info("watch expired, relisting", extra={"resource": self.resource})
+                    WATCH_RESTARTS.labels(self._label, "expired").inc()
+                    log.info("watch expired, relisting", extra={"resource": self._label})
                     needs_list = True
                     continue
-                WATCH_RESTARTS.labels(self.resource, f"http_{error.code}").inc()
-                log.warning("list/watch failed", extra={"resource": self.resource, "error": str(error)})
+                WATCH_RESTARTS.labels(self._label, f"http_{error.code}").inc()
+                if needs_list and error.code in _REFUSED:
+                    self._refused(error)
+                else:
+                    log.warning("list/watch failed", extra={"resource": self._label, "error": str(error)})
             except (TransportError, msgspec.DecodeError) as error:
                 reason = "timeout" if isinstance(error, TransportError) and error.timeout else "connection"
-                WATCH_RESTARTS.labels(self.resource, reason).inc()
-                log.warning("watch stream broken", extra={"resource": self.resource, "error": repr(error)})
+                WATCH_RESTARTS.labels(self._label, reason).inc()
+                log.warning("watch stream broken", extra={"resource": self._label, "error": repr(error)})
             await asyncio.sleep(random.uniform(0, backoff))  # full jitter
-            backoff = min(backoff * 2, 30.0)
+            backoff = min(backoff * 2, MAX_BACKOFF)
+
+    def _refused(self, error: ApiError | None) -> None:
+        """Say once that the list is refused (and once that it is served again)."""
+        if error is None:
+            if self.problem is not None:
+                log.info("listing works again", extra={"resource": self._label, "informer": str(self)})
+            self.problem = None
+            return
+        if error.code == 404:
+            problem = (
+                f"{self.resource.qualified} ({self.resource.api_version}) is not served by the apiserver: "
+                "is its CustomResourceDefinition installed?"
+            )
+        else:
+            problem = f"not allowed to list {self}: {error.message or error.reason}"
+        if problem != self.problem:
+            log.warning(problem, extra={"resource": self._label, "informer": str(self), "code": error.code})
+        self.problem = problem
 
     async def _list(self) -> None:
         fresh: dict[str, T] = {}
@@ -151,9 +188,7 @@ class Informer(Generic[T]):
             params["labelSelector"] = self.label_selector
         while True:
             page = self._list_decoder.decode(
-                await self.client.request(
-                    "list", self.path, resource=self.resource, params=params, timeout=60
-                )
+                await self.client.request("list", self.path, resource=self._label, params=params, timeout=60)
             )
             for item in page.items:
                 meta = item.metadata
@@ -165,7 +200,7 @@ class Informer(Generic[T]):
             await asyncio.sleep(0)
         old = self.cache
         self.cache = fresh
-        CACHED_OBJECTS.labels(self.resource).set(len(fresh))
+        CACHED_OBJECTS.labels(self._label).set(len(fresh))
         for key, obj in old.items():
             if key not in fresh:
                 self._dispatch(Change.DELETED, obj, None)
@@ -178,7 +213,7 @@ class Informer(Generic[T]):
             if count % 500 == 499:
                 await asyncio.sleep(0)
         self.synced.set()
-        INFORMER_SYNCED.labels(self.resource).set(1)
+        INFORMER_SYNCED.labels(self._label).set(1)
 
     async def _watch(self) -> None:
         params = {
@@ -217,25 +252,18 @@ class Informer(Generic[T]):
             obj = self._object_decoder.decode(event.object)
             self.cache[key] = obj
             self._dispatch(Change.ADDED if previous is None else Change.MODIFIED, previous, obj)
-        CACHED_OBJECTS.labels(self.resource).set(len(self.cache))
+        CACHED_OBJECTS.labels(self._label).set(len(self.cache))
 
     def _dispatch(self, change: Change, old: T | None, new: T | None) -> None:
         for handler in self.handlers:
             try:
                 handler(change, old, new)
             except Exception:
-                log.exception("informer handler failed", extra={"resource": self.resource})
+                log.exception("informer handler failed", extra={"resource": self._label})
 
 
 def _version_of(obj: Any) -> str:
     return str(obj.metadata.resource_version)
-
-
-def _newer_or_same(current: str, candidate: str) -> bool:
-    """resourceVersions are opaque; etcd's are integers, so compare numerically where both parse."""
-    if current.isdigit() and candidate.isdigit():
-        return int(current) >= int(candidate)
-    return current == candidate
 
 
 def _list_type(kind: type[Any]) -> Any:

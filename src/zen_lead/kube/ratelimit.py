@@ -15,7 +15,7 @@ import itertools
 import time
 from enum import IntEnum
 
-from zen_lead.observability.metrics import RATE_LIMIT_WAIT
+from zen_lead.kube.metrics import RATE_LIMIT_WAIT
 
 
 class Lane(IntEnum):

@@ -67,7 +67,7 @@ class PodIP(msgspec.Struct, **_OPTIONS):
 class PodStatus(msgspec.Struct, **_OPTIONS):
     phase: str | None = None
     pod_ip: str | None = msgspec.field(default=None, name="podIP")
-    pod_i_ps: tuple[PodIP, ...] = msgspec.field(default=(), name="podIPs")
+    pod_ips: tuple[PodIP, ...] = msgspec.field(default=(), name="podIPs")
     conditions: tuple[PodCondition, ...] = ()
 
 
@@ -155,18 +155,41 @@ class Node(msgspec.Struct, **_OPTIONS):
     metadata: NodeMeta = NodeMeta()
 
 
+# ---- Namespace -----------------------------------------------------------------------------------
+class NamespaceStatus(msgspec.Struct, **_OPTIONS):
+    phase: str | None = None
+
+
+class Namespace(msgspec.Struct, **_OPTIONS):
+    metadata: ObjectMeta = ObjectMeta()
+    status: NamespaceStatus = NamespaceStatus()
+
+
 # ---- Lease ---------------------------------------------------------------------------------------
 class LeaseSpec(msgspec.Struct, **_OPTIONS):
+    """client-go's five fields, plus the Coordinated Leader Election ones (dropped by an apiserver
+    whose ``CoordinatedLeaderElection`` gate is off: read back to know)."""
+
     holder_identity: str | None = None
     lease_duration_seconds: int | None = None
     acquire_time: str | None = None
     renew_time: str | None = None
     lease_transitions: int | None = None
+    preferred_holder: str | None = None
+    strategy: str | None = None
 
 
 class Lease(msgspec.Struct, **_OPTIONS):
     metadata: ObjectMeta = ObjectMeta()
     spec: LeaseSpec = LeaseSpec()
+
+
+# ---- Event -------------------------------------------------------------------------------------
+class Event(msgspec.Struct, **_OPTIONS):
+    """Only what the Event recorder reads back: zen-lead writes Events, it never caches them."""
+
+    metadata: ObjectMeta = ObjectMeta()
+    count: int = 0
 
 
 # ---- watch / list envelopes ----------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """The manager's HTTP endpoints: ``/metrics`` on the metrics address; ``/healthz`` and ``/readyz`` on the
-probe address (both may be one address). ``/readyz`` turns 200 once every informer has synced; it reads
-only local state, so it needs no permission beyond what the controller already has."""
+probe address (both may be one address). ``/readyz`` turns 200 once every informer the enabled
+components need has synced, and otherwise answers 503 with one line per reason (an informer not
+synced yet, a CRD that is not installed, a namespace that does not exist); it reads only local state,
+so it needs no permission beyond what the controller already has."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ async def _metrics(_: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def build_app(*, metrics: bool, probes: bool, ready: Callable[[], bool]) -> web.Application:
+def build_app(*, metrics: bool, probes: bool, not_ready: Callable[[], list[str]]) -> web.Application:
     app = web.Application()
     if metrics:
         app.router.add_get("/metrics", _metrics)
@@ -37,7 +39,10 @@ def build_app(*, metrics: bool, probes: bool, ready: Callable[[], bool]) -> web.
             return web.Response(text="ok")
 
         async def readyz(_: web.Request) -> web.Response:
-            return web.Response(text="ok") if ready() else web.Response(status=503, text="caches not synced")
+            reasons = not_ready()
+            if not reasons:
+                return web.Response(text="ok")
+            return web.Response(status=503, text="not ready:\n" + "\n".join(reasons) + "\n")
 
         app.router.add_get("/healthz", healthz)
         app.router.add_get("/readyz", readyz)

@@ -3,13 +3,11 @@ environment variable ``ZEN_LEAD_<FLAG>`` (``--qps`` -> ``ZEN_LEAD_QPS``)."""
 
 from __future__ import annotations
 
-import os
-import secrets
-import socket
 from dataclasses import dataclass
-from pathlib import Path
 
-SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+from zen_lead.election.identity import default_identity, own_namespace
+
+__all__ = ["ManagerOptions", "default_identity", "own_namespace"]
 
 # Client-side limits sized for a node-death burst: ~500 failovers at one write each clear in well under
 # a second on a healthy apiserver (see docs/decisions.md). The apiserver's priority-and-fairness still
@@ -38,16 +36,5 @@ class ManagerOptions:
     log_level: str
     log_format: str
     identity: str
-
-
-def own_namespace() -> str | None:
-    """The pod's namespace (service-account mount or ``POD_NAMESPACE``), None outside a pod."""
-    try:
-        return SERVICE_ACCOUNT_NAMESPACE.read_text().strip()
-    except OSError:
-        return os.environ.get("POD_NAMESPACE")
-
-
-def default_identity() -> str:
-    """Pod name (HOSTNAME) plus a random suffix: never shared by two processes."""
-    return f"{os.environ.get('POD_NAME') or socket.gethostname()}_{secrets.token_hex(4)}"
+    controllers: frozenset[str] = frozenset({"director"})
+    addresses_file: str | None = None  # where to write the bound addresses as JSON

@@ -1,48 +1,55 @@
-"""The manager's main loop.
+"""The manager's main loop: compose the runnables, serve probes and metrics, lead or stand by.
 
-Start-up: informers start at once on every replica (standbys keep warm caches); ``/readyz`` turns ready
-when they have synced; then ``gc.freeze()`` moves the now long-lived cached objects out of the garbage
-collector's generations. Only the replica holding the manager Lease runs the workers that write; when
-leadership is lost the workers are cancelled before the Lease can expire for others (the elector's hard
-step-down), and the replica re-campaigns. SIGTERM releases the Lease after the workers have drained, so a
-standby takes over within one retry period.
+Start-up: the enabled controllers are built on one API client, one informer cache, one Event recorder
+and one write gate; each registers the informers it reads. Every replica then runs the runnables that
+need no leadership — the cache (standbys keep warm caches), the Event poster, the event-loop monitor,
+and ``gc.freeze()`` once the caches have synced (the long-lived cached objects leave the garbage
+collector's generations) — and ``/readyz`` turns ready when the cache has synced. Only the replica
+holding the manager Lease runs the controllers; when leadership is lost they are cancelled before the
+Lease can expire for others (the elector's hard step-down), and the replica re-campaigns. SIGTERM
+releases the Lease after the controllers have drained, so a standby takes over within one retry period.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from pathlib import Path
+
+from prometheus_client import disable_created_metrics
 
 from zen_lead import __version__
-from zen_lead.director.controller import Director, DirectorOptions
-from zen_lead.director.events import EventRecorder
 from zen_lead.kube.client import ApiClient
+from zen_lead.manager.controllers import CONTROLLERS, Shared
 from zen_lead.manager.http import build_app, parse_bind_address, serve
 from zen_lead.manager.leadership import run_with_leadership
 from zen_lead.manager.options import ManagerOptions
 from zen_lead.observability import logging as zl_logging
 from zen_lead.observability.looplag import LoopLagMonitor
 from zen_lead.observability.metrics import BUILD_INFO
+from zen_lead.runtime.cache import InformerCache
+from zen_lead.runtime.controller import Controller
+from zen_lead.runtime.events import EventRecorder
+from zen_lead.runtime.runnable import Runnable, WriteGate
 
 log = logging.getLogger("zen_lead.manager")
 
 
 async def run_manager(options: ManagerOptions) -> None:
     zl_logging.configure(options.log_level, options.log_format)
+    disable_created_metrics()  # type: ignore[no-untyped-call]  # no ``_created`` series beside every counter and histogram
     BUILD_INFO.info({"version": __version__})
     client = ApiClient.from_kubeconfig(options.kubeconfig, qps=options.qps, burst=options.burst)
+    cache = InformerCache(client, namespaces=options.namespaces)
     events = EventRecorder(client, host=options.identity)
-    director = Director(
-        client,
-        events,
-        DirectorOptions(
-            namespaces=options.namespaces, workers=options.workers, node_zones=options.node_zones
-        ),
-    )
-    events.yield_to = director.queue.failovers_drained
+    shared = Shared(client=client, cache=cache, events=events, gate=WriteGate(), options=options)
+    controllers = [CONTROLLERS[name].build(shared) for name in sorted(options.controllers)]
+    events.yield_to = _failovers_drained(controllers)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -53,55 +60,72 @@ async def run_manager(options: ManagerOptions) -> None:
             "version": __version__,
             "identity": options.identity,
             "namespaces": options.namespaces or "all",
+            "controllers": sorted(options.controllers),
             "qps": options.qps,
             "burst": options.burst,
             "workers": options.workers,
         },
     )
+    everywhere: list[Runnable] = [cache, events, LoopLagMonitor(), _FreezeAfterSync(cache)]
     async with AsyncExitStack() as stack:
-        await _start_http(options, director, stack)
+        await _start_http(options, cache, stack)
         async with asyncio.TaskGroup() as group:
-            director.start_informers(group)
-            group.create_task(events.run(), name="events")
-            group.create_task(LoopLagMonitor().run(), name="loop-lag")
-            group.create_task(_freeze_after_sync(director), name="gc-freeze")
-            await run_with_leadership(options, director.run_workers, stop)
-            for task in group._tasks:
+            tasks = [group.create_task(runnable.run(), name=runnable.name) for runnable in everywhere]
+            await run_with_leadership(options, controllers, shared.gate, stop)
+            for task in tasks:
                 task.cancel()
     await client.aclose()
     log.info("stopped")
 
 
-async def _freeze_after_sync(director: Director) -> None:
-    await director.wait_synced()
-    gc.collect()
-    gc.freeze()
-    log.info(
-        "caches synced",
-        extra={
-            "services": len(director.services),
-            "pods": len(director.pods),
-            "slices": len(director.slices),
-        },
-    )
+def _failovers_drained(controllers: list[Controller]) -> Callable[[], Awaitable[None]]:
+    """What the Event poster waits for: no failover queued or in flight in any controller."""
+
+    async def drained() -> None:
+        for controller in controllers:
+            await controller.queue.failovers_drained()
+
+    return drained
 
 
-async def _start_http(options: ManagerOptions, director: Director, stack: AsyncExitStack) -> None:
+class _FreezeAfterSync:
+    name = "gc-freeze"
+    needs_leader_election = False
+
+    def __init__(self, cache: InformerCache) -> None:
+        self.cache = cache
+
+    async def run(self) -> None:
+        await self.cache.wait_synced()
+        gc.collect()
+        gc.freeze()
+        log.info("caches synced", extra=self.cache.sizes())
+
+
+async def _start_http(options: ManagerOptions, cache: InformerCache, stack: AsyncExitStack) -> None:
     metrics = parse_bind_address(options.metrics_bind_address)
     probes = parse_bind_address(options.health_probe_bind_address)
-    ready = lambda: director.synced  # noqa: E731
+    bound: dict[str, str] = {}
     if metrics is not None and metrics == probes:
-        runner, port = await serve(build_app(metrics=True, probes=True, ready=ready), *metrics)
+        runner, port = await serve(build_app(metrics=True, probes=True, not_ready=cache.not_ready), *metrics)
         stack.push_async_callback(runner.cleanup)
-        log.info("serving metrics and probes", extra={"address": f"{metrics[0]}:{port}"})
-        return
-    for address, is_metrics in ((metrics, True), (probes, False)):
-        if address is None:
-            continue
-        runner, port = await serve(
-            build_app(metrics=is_metrics, probes=not is_metrics, ready=ready), *address
-        )
-        stack.push_async_callback(runner.cleanup)
-        log.info(
-            "serving " + ("metrics" if is_metrics else "probes"), extra={"address": f"{address[0]}:{port}"}
-        )
+        bound["metrics"] = bound["probes"] = f"{metrics[0]}:{port}"
+        log.info("serving metrics and probes", extra={"address": bound["metrics"]})
+    else:
+        for address, role in ((metrics, "metrics"), (probes, "probes")):
+            if address is None:
+                continue
+            app = build_app(metrics=role == "metrics", probes=role == "probes", not_ready=cache.not_ready)
+            runner, port = await serve(app, *address)
+            stack.push_async_callback(runner.cleanup)
+            bound[role] = f"{address[0]}:{port}"
+            log.info(f"serving {role}", extra={"address": bound[role]})
+    if options.addresses_file:
+        _write_atomically(Path(options.addresses_file), json.dumps(bound))
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Readers see the whole file or none of it (written beside, then renamed)."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    partial.replace(path)

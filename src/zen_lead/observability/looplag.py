@@ -26,6 +26,9 @@ from zen_lead.observability.metrics import (
 
 
 class LoopLagMonitor:
+    name = "loop-lag"
+    needs_leader_election = False
+
     def __init__(self, interval: float = 0.1) -> None:
         self.interval = interval
         self.worst = 0.0

@@ -18,9 +18,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.cluster.deploy.conftest import CHART, make_namespace
 from tests.support.controller import ControllerProcess
+from zen_lead.director import metrics as director_metrics
 from zen_lead.election import metrics as election_metrics
+from zen_lead.kube import metrics as kube_metrics
 from zen_lead.localcluster import ClusterInfo
-from zen_lead.observability import metrics as controller_metrics
+from zen_lead.observability import metrics as process_metrics
+from zen_lead.runtime import metrics as runtime_metrics
+
+METRIC_MODULES = (process_metrics, kube_metrics, runtime_metrics, director_metrics, election_metrics)
 
 pytestmark = pytest.mark.cluster
 
@@ -79,7 +84,7 @@ def declared_labels() -> dict[str, set[str]]:
     """Family name -> label names, as the controller's code declares them (for families still without
     samples, such as error counters in a healthy run)."""
     declared: dict[str, set[str]] = {}
-    for module in (controller_metrics, election_metrics):
+    for module in METRIC_MODULES:
         for value in vars(module).values():
             if isinstance(value, MetricWrapperBase):
                 declared[value._name] = set(value._labelnames)

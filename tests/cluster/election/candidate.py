@@ -21,7 +21,7 @@ import signal
 import sys
 import time
 
-from zen_lead.election import LeaderElector, Leadership, Timing
+from zen_lead.election import LeaderElector, Leadership, LeaseRef, Timing
 
 
 def emit(event: str, **fields: object) -> None:
@@ -53,10 +53,8 @@ async def main() -> None:
             raise
 
     elector = LeaderElector(
-        args.name,
-        namespace=args.namespace,
+        LeaseRef(args.name, args.namespace, kubeconfig=args.kubeconfig),
         identity=args.identity,
-        kubeconfig=args.kubeconfig,
         timing=Timing(
             lease_duration=args.lease_duration,
             renew_deadline=args.renew_deadline,

@@ -12,6 +12,7 @@ import pytest
 from lightkube import AsyncClient
 
 from tests.cluster.election.harness import HERE
+from zen_lead.kube.client import ApiClient
 from zen_lead.kube.config import async_client
 from zen_lead.localcluster import ClusterInfo
 
@@ -21,6 +22,14 @@ async def aclient(cluster: ClusterInfo) -> AsyncIterator[AsyncClient]:
     client = async_client(cluster.kubeconfig, field_manager="zen-lead-tests")
     yield client
     await client.close()
+
+
+@pytest.fixture
+async def api(cluster: ClusterInfo) -> AsyncIterator[ApiClient]:
+    """zen-lead's own client, for the library under test (``aclient`` stays the independent witness)."""
+    client = ApiClient.from_kubeconfig(cluster.kubeconfig)
+    yield client
+    await client.aclose()
 
 
 @pytest.fixture

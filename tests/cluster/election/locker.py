@@ -21,8 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository root, for tests.*
 
 from tests.cluster.election.harness import FencedFile
-from zen_lead.election import LockLostError, StaleFenceError, lock
-from zen_lead.kube.config import async_client
+from zen_lead.election import LeaseRef, LockLostError, StaleFenceError, lock
+from zen_lead.kube.client import ApiClient
 
 
 def emit(event: str, **fields: object) -> None:
@@ -40,21 +40,22 @@ async def main() -> None:
     parser.add_argument("--hold", type=float, default=0.15)
     parser.add_argument("--store", type=Path)
     args = parser.parse_args()
-    client = async_client(args.kubeconfig)
-    common = {"ttl": args.ttl, "namespace": args.namespace, "client": client}
+    client = ApiClient.from_kubeconfig(args.kubeconfig)
+    ref = LeaseRef(args.name, args.namespace, client=client)
+    common = {"ttl": args.ttl}
 
     if args.mode == "rounds":
         for _ in range(args.rounds):
-            async with lock(args.name, **common) as fence:
+            async with lock(ref, **common) as fence:
                 emit("enter", token=fence.token, identity=fence.identity)
                 await asyncio.sleep(args.hold)
                 emit("exit", token=fence.token, valid=fence.valid())
     elif args.mode == "hang":
-        async with lock(args.name, **common) as fence:
+        async with lock(ref, **common) as fence:
             emit("enter", token=fence.token, identity=fence.identity)
             await asyncio.Event().wait()
     elif args.mode == "stale":
-        async with lock(args.name, cancel_on_loss=False, **common) as fence:
+        async with lock(ref, cancel_on_loss=False, **common) as fence:
             emit("enter", token=fence.token, identity=fence.identity)
             await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
             report: dict[str, object] = {"token": fence.token, "valid": fence.valid()}
@@ -75,12 +76,12 @@ async def main() -> None:
             emit("report", **report)
     else:
         try:
-            async with lock(args.name, **common) as fence:
+            async with lock(ref, **common) as fence:
                 emit("enter", token=fence.token, identity=fence.identity)
                 await asyncio.Event().wait()
         except LockLostError as error:
             emit("lock lost", reason=str(error))
-    await client.close()
+    await client.aclose()
 
 
 if __name__ == "__main__":

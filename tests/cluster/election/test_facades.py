@@ -15,8 +15,9 @@ from lightkube.models.meta_v1 import ObjectMeta
 
 from tests.cluster.election.checks import SPEC_FIELDS, assert_client_go_shape, owned_spec_fields
 from tests.cluster.election.harness import LD, RD, RP, RawLease
-from zen_lead.election import SyncLeaderElector, SyncLeadership, Timing, current_leader, is_leader
-from zen_lead.election.record import format_microtime
+from zen_lead.election import LeaseRef, SyncLeaderElector, SyncLeadership, Timing, current_leader, is_leader
+from zen_lead.kube.client import ApiClient
+from zen_lead.kube.times import format_microtime
 from zen_lead.localcluster import ClusterInfo
 
 pytestmark = pytest.mark.cluster
@@ -37,10 +38,8 @@ def test_sync_facade_leads_in_a_thread_and_releases_after_the_work_returned(
         time.sleep(0.3)  # a slow drain: the release must wait for it
 
     elector = SyncLeaderElector(
-        "sync",
-        namespace=namespace,
+        LeaseRef("sync", namespace, kubeconfig=cluster.kubeconfig),
         identity="sync-1",
-        kubeconfig=cluster.kubeconfig,
         timing=Timing(lease_duration=LD, renew_deadline=RD, retry_period=RP),
         on_started_leading=work,
         on_stopped_leading=lambda: steps.append("stopped leading"),
@@ -63,10 +62,10 @@ def test_sync_facade_leads_in_a_thread_and_releases_after_the_work_returned(
 
 
 async def test_queries_answer_for_missing_held_released_and_expired_leases(
-    namespace: str, aclient: AsyncClient
+    namespace: str, aclient: AsyncClient, api: ApiClient
 ) -> None:
-    assert await current_leader("nobody", namespace=namespace, client=aclient) is None
-    assert await is_leader("nobody", "x", namespace=namespace, client=aclient) is False
+    assert await current_leader(LeaseRef("nobody", namespace, client=api)) is None
+    assert await is_leader(LeaseRef("nobody", namespace, client=api), "x") is False
 
     now = datetime.now(UTC)
 
@@ -87,16 +86,16 @@ async def test_queries_answer_for_missing_held_released_and_expired_leases(
     await aclient.create(lease("fresh", "alive", now))
     await aclient.create(lease("stale", "ghost", now - timedelta(hours=1)))
     await aclient.create(lease("free", "", now))
-    assert await current_leader("fresh", namespace=namespace, client=aclient) == "alive"
-    assert await is_leader("fresh", "alive", namespace=namespace, client=aclient)
-    assert not await is_leader("fresh", "someone-else", namespace=namespace, client=aclient)
-    assert await current_leader("stale", namespace=namespace, client=aclient) is None
-    assert await current_leader("free", namespace=namespace, client=aclient) is None
+    assert await current_leader(LeaseRef("fresh", namespace, client=api)) == "alive"
+    assert await is_leader(LeaseRef("fresh", namespace, client=api), "alive")
+    assert not await is_leader(LeaseRef("fresh", namespace, client=api), "someone-else")
+    assert await current_leader(LeaseRef("stale", namespace, client=api)) is None
+    assert await current_leader(LeaseRef("free", namespace, client=api)) is None
 
     # the cache: a change is not seen before max_age has passed, and is seen after
     await aclient.patch(RawLease, "fresh", {"spec": {"holderIdentity": "successor"}}, namespace=namespace)
-    assert await current_leader("fresh", namespace=namespace, client=aclient, max_age=60) == "alive"
-    assert await current_leader("fresh", namespace=namespace, client=aclient, max_age=0) == "successor"
+    assert await current_leader(LeaseRef("fresh", namespace, client=api), max_age=60) == "alive"
+    assert await current_leader(LeaseRef("fresh", namespace, client=api), max_age=0) == "successor"
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,8 @@ from lightkube import AsyncClient
 
 from tests.cluster.election.checks import wall
 from tests.cluster.election.harness import FencedFile, LeaseWatch, Proc, RawLease, python_script, spawn
-from zen_lead.election import LockNotAcquiredError, lock
+from zen_lead.election import LeaseRef, LockNotAcquiredError, lock
+from zen_lead.kube.client import ApiClient
 from zen_lead.localcluster import ClusterInfo
 
 pytestmark = pytest.mark.cluster
@@ -73,7 +74,7 @@ async def test_contending_processes_exclude_each_other_and_tokens_strictly_incre
 
 
 async def test_a_holder_killed_in_its_critical_section_loses_the_lock_after_the_ttl(
-    cluster: ClusterInfo, namespace: str, aclient: AsyncClient, logs: Path
+    cluster: ClusterInfo, namespace: str, aclient: AsyncClient, logs: Path, api: ApiClient
 ) -> None:
     holder = await locker(
         "hang", "holder", cluster=cluster, namespace=namespace, logs=logs, lock_name="crash"
@@ -84,7 +85,7 @@ async def test_a_holder_killed_in_its_critical_section_loses_the_lock_after_the_
             await asyncio.sleep(RENEW_EVERY * 3)
             killed_at = holder.signal(signal.SIGKILL)
             await holder.kill()
-            async with lock("crash", ttl=TTL, namespace=namespace, client=aclient, timeout=TTL * 3) as fence:
+            async with lock(LeaseRef("crash", namespace, client=api), ttl=TTL, timeout=TTL * 3) as fence:
                 acquired_at = time.monotonic()
                 assert fence.token > entered["token"]
             waited = acquired_at - killed_at
@@ -101,7 +102,7 @@ async def test_a_holder_killed_in_its_critical_section_loses_the_lock_after_the_
 
 
 async def test_a_paused_holder_finds_its_fence_stale_and_its_write_rejected(
-    cluster: ClusterInfo, namespace: str, aclient: AsyncClient, logs: Path, tmp_path: Path
+    cluster: ClusterInfo, namespace: str, aclient: AsyncClient, logs: Path, tmp_path: Path, api: ApiClient
 ) -> None:
     """The classic: a holder pauses (SIGSTOP: GC, VM migration), the lock expires and is taken, the
     holder wakes and carries on. The fence tells it, and the storage refuses its lower token."""
@@ -119,7 +120,7 @@ async def test_a_paused_holder_finds_its_fence_stale_and_its_write_rejected(
         entered = await paused.wait_for("enter", within=30)
         paused.signal(signal.SIGSTOP)
         try:
-            async with lock("stale", ttl=TTL, namespace=namespace, client=aclient, timeout=TTL * 3) as fence:
+            async with lock(LeaseRef("stale", namespace, client=api), ttl=TTL, timeout=TTL * 3) as fence:
                 assert fence.token > entered["token"]
                 store.write(fence.token, "from the new holder")
         finally:
@@ -158,20 +159,22 @@ async def test_a_lock_that_cannot_be_renewed_cancels_its_body(
         await holder.kill()
 
 
-async def test_try_acquire_wait_false_timeout_and_holder(namespace: str, aclient: AsyncClient) -> None:
+async def test_try_acquire_wait_false_timeout_and_holder(
+    namespace: str, aclient: AsyncClient, api: ApiClient
+) -> None:
     from zen_lead.election import holder, try_acquire
 
-    first = await try_acquire("single", ttl=TTL, namespace=namespace, client=aclient, identity="first")
+    first = await try_acquire(LeaseRef("single", namespace, client=api), ttl=TTL, identity="first")
     assert first is not None
     async with first as fence:
-        assert await holder("single", namespace=namespace, client=aclient, max_age=0) == "first"
-        assert await try_acquire("single", ttl=TTL, namespace=namespace, client=aclient) is None
+        assert await holder(LeaseRef("single", namespace, client=api), max_age=0) == "first"
+        assert await try_acquire(LeaseRef("single", namespace, client=api), ttl=TTL) is None
         with pytest.raises(LockNotAcquiredError, match="held by 'first'"):
-            async with lock("single", ttl=TTL, namespace=namespace, client=aclient, wait=False):
+            async with lock(LeaseRef("single", namespace, client=api), ttl=TTL, wait=False):
                 pass
         started = time.monotonic()
         with pytest.raises(LockNotAcquiredError, match=r"not acquired within 0\.5s"):
-            async with lock("single", ttl=TTL, namespace=namespace, client=aclient, timeout=0.5):
+            async with lock(LeaseRef("single", namespace, client=api), ttl=TTL, timeout=0.5):
                 pass
         assert 0.5 <= time.monotonic() - started < 2.0
         await fence.confirm()
@@ -179,8 +182,8 @@ async def test_try_acquire_wait_false_timeout_and_holder(namespace: str, aclient
     released = dict(await aclient.get(RawLease, "single", namespace=namespace))["spec"]
     assert released["holderIdentity"] == ""
     assert released["leaseDurationSeconds"] == 1
-    assert await holder("single", namespace=namespace, client=aclient, max_age=0) is None
+    assert await holder(LeaseRef("single", namespace, client=api), max_age=0) is None
     started = time.monotonic()
-    async with lock("single", ttl=TTL, namespace=namespace, client=aclient, timeout=5) as second:
+    async with lock(LeaseRef("single", namespace, client=api), ttl=TTL, timeout=5) as second:
         assert time.monotonic() - started < 1.0
         assert second.token == fence.token + 1

@@ -10,8 +10,8 @@ import yaml
 from zen_lead.kube.client import ApiClient
 from zen_lead.kube.config import load_config
 from zen_lead.kube.errors import ApiError
+from zen_lead.kube.metrics import API_REQUESTS
 from zen_lead.localcluster import ClusterInfo
-from zen_lead.observability.metrics import API_REQUESTS
 
 pytestmark = pytest.mark.cluster
 

@@ -21,16 +21,20 @@ from lightkube.resources.core_v1 import PodTemplate
 
 from zen_lead.kube.client import ApiClient
 from zen_lead.kube.informer import Change, Informer
+from zen_lead.kube.metrics import WATCH_RESTARTS
+from zen_lead.kube.resources import Resource
 from zen_lead.kube.structs import ObjectMeta
 from zen_lead.localcluster import ClusterInfo
 from zen_lead.localcluster.state import load_layout
-from zen_lead.observability.metrics import WATCH_RESTARTS
 
 pytestmark = pytest.mark.cluster
 
 
 class Template(msgspec.Struct, rename="camel"):
     metadata: ObjectMeta = ObjectMeta()
+
+
+PODTEMPLATES = Resource("", "v1", "podtemplates", "PodTemplate", True, Template)
 
 
 def template(name: str, namespace: str) -> PodTemplate:
@@ -68,13 +72,7 @@ async def test_relist_after_410_delivers_deletions_made_during_the_gap(
         if (Change.DELETED, "doomed") in seen and (Change.ADDED, "born") in seen:
             settled.set()
 
-    informer = Informer(
-        client,
-        resource="podtemplates",
-        path=f"/api/v1/namespaces/{namespace}/podtemplates",
-        kind=Template,
-        handlers=[record],
-    )
+    informer = Informer(client, PODTEMPLATES, namespace=namespace, handlers=[record])
     try:
         task = asyncio.create_task(informer.run())
         await asyncio.wait_for(informer.synced.wait(), 10)

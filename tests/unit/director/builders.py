@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 import msgspec
 
 from zen_lead.constants import ANNOTATION_ENABLED
-from zen_lead.director.core import format_timestamp
 from zen_lead.kube.structs import (
     Container,
     ContainerPort,
@@ -22,6 +21,7 @@ from zen_lead.kube.structs import (
     ServicePort,
     ServiceSpec,
 )
+from zen_lead.kube.times import format_time
 
 NOW = 1_700_000_000.0
 NAMESPACE = "ns"
@@ -48,7 +48,7 @@ def make_pod(
     condition = PodCondition(
         type="Ready",
         status="True" if ready else "False",
-        last_transition_time=format_timestamp(ready_at) if ready_at is not None else None,
+        last_transition_time=format_time(ready_at) if ready_at is not None else None,
     )
     return Pod(
         metadata=ObjectMeta(
@@ -56,8 +56,8 @@ def make_pod(
             namespace=NAMESPACE,
             uid=uid if uid is not None else f"uid-{name}",
             labels=dict(labels),
-            creation_timestamp=format_timestamp(created_at) if created_at is not None else None,
-            deletion_timestamp=format_timestamp(NOW - 1) if terminating else None,
+            creation_timestamp=format_time(created_at) if created_at is not None else None,
+            deletion_timestamp=format_time(NOW - 1) if terminating else None,
         ),
         spec=PodSpec(
             node_name=node,
@@ -69,7 +69,7 @@ def make_pod(
         status=PodStatus(
             phase=phase,
             pod_ip=ips[0] if ips else None,
-            pod_i_ps=tuple(PodIP(ip=ip) for ip in ips),
+            pod_ips=tuple(PodIP(ip=ip) for ip in ips),
             conditions=(condition,),
         ),
     )

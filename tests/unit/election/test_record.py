@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import assume, given
@@ -18,13 +18,10 @@ from zen_lead.election.record import (
     Update,
     Wait,
     expired_by_wall_clock,
-    format_microtime,
-    is_microtime,
     jittered,
     leader_deadline,
     next_try_at,
     observe,
-    parse_microtime,
     plan_acquire,
     released,
     renewed,
@@ -32,15 +29,9 @@ from zen_lead.election.record import (
     supersedes,
     timing_problems,
 )
+from zen_lead.kube.times import format_microtime
 
 identities = st.text(alphabet="abcdefghij-_0123456789", min_size=1, max_size=12)
-moments = st.datetimes(
-    min_value=datetime(1970, 1, 2), max_value=datetime(9998, 12, 31), timezones=st.just(UTC)
-) | st.datetimes(
-    min_value=datetime(1970, 1, 2),
-    max_value=datetime(9998, 12, 31),
-    timezones=st.builds(lambda m: timezone(timedelta(minutes=m)), st.integers(-12 * 60, 14 * 60)),
-)
 mono = st.floats(min_value=0, max_value=1e7, allow_nan=False)
 durations = st.integers(min_value=1, max_value=3600)
 records = st.builds(
@@ -52,35 +43,6 @@ records = st.builds(
     transitions=st.integers(min_value=0, max_value=2**31 - 2),
 )
 TS = "2024-05-06T07:08:09.000000Z"
-
-
-# ---- MicroTime ------------------------------------------------------------------------------------
-@given(moments)
-def test_microtime_always_has_six_digits_and_utc_z_and_round_trips(moment: datetime) -> None:
-    text = format_microtime(moment)
-    assert is_microtime(text), text
-    assert parse_microtime(text) == moment.astimezone(UTC)
-
-
-def test_microtime_keeps_zero_microseconds_which_the_apiserver_requires() -> None:
-    assert format_microtime(datetime(2024, 1, 1, tzinfo=UTC)) == "2024-01-01T00:00:00.000000Z"
-
-
-def test_microtime_refuses_naive_datetimes() -> None:
-    with pytest.raises(ValueError, match="aware"):
-        format_microtime(datetime(2024, 1, 1))
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("2024-01-01T00:00:00Z", datetime(2024, 1, 1, tzinfo=UTC)),
-        ("2024-01-01T00:00:00.5Z", datetime(2024, 1, 1, 0, 0, 0, 500000, tzinfo=UTC)),
-        ("2024-01-01T02:00:00.000001+02:00", datetime(2024, 1, 1, 0, 0, 0, 1, tzinfo=UTC)),
-    ],
-)
-def test_parse_accepts_what_others_may_write(text: str, expected: datetime) -> None:
-    assert parse_microtime(text) == expected
 
 
 # ---- timing ---------------------------------------------------------------------------------------

@@ -10,12 +10,17 @@ import pytest
 from prometheus_client import REGISTRY
 
 import zen_lead.election as election
-from zen_lead.election import LeaderElector, Leadership, SyncLeaderElector, Timing, lock
+from zen_lead.election import LeaderElector, Leadership, LeaseRef, SyncLeaderElector, Timing, lock
 from zen_lead.election.identity import default_identity, default_namespace
 from zen_lead.election.record import LeaseRecord
-from zen_lead.election.store import LeaseObject, _Meta, _Spec, record_of, spec_fields
+from zen_lead.election.store import record_of, spec_fields
+from zen_lead.kube.structs import Lease
 
 KUBECONFIG = "/nonexistent/kubeconfig"  # never read: nothing here talks to an API
+
+
+def ref(name: str, namespace: str = "") -> LeaseRef:
+    return LeaseRef(name, namespace, kubeconfig=KUBECONFIG)
 
 
 async def idle(leadership: Leadership) -> None:
@@ -25,9 +30,8 @@ async def idle(leadership: Leadership) -> None:
 def test_bad_timing_is_refused_at_construction_with_a_clear_message() -> None:
     with pytest.raises(ValueError, match=r"lease_duration \(3s\) must be greater than renew_deadline \(3s\)"):
         LeaderElector(
-            "a",
+            ref("a"),
             on_started_leading=idle,
-            kubeconfig=KUBECONFIG,
             timing=Timing(lease_duration=3, renew_deadline=3, retry_period=1),
         )
 
@@ -35,19 +39,19 @@ def test_bad_timing_is_refused_at_construction_with_a_clear_message() -> None:
 @pytest.mark.parametrize("name", ["", "UPPER", "under_score", "-dash", "x" * 254])
 def test_lease_names_must_be_dns_subdomains(name: str) -> None:
     with pytest.raises(ValueError, match="invalid Lease name"):
-        LeaderElector(name, on_started_leading=idle, kubeconfig=KUBECONFIG)
+        LeaderElector(ref(name), on_started_leading=idle)
 
 
 def test_empty_identity_and_missing_callback_are_refused() -> None:
     with pytest.raises(ValueError, match="identity must not be empty"):
-        LeaderElector("a", on_started_leading=idle, identity="", kubeconfig=KUBECONFIG)
+        LeaderElector(ref("a"), on_started_leading=idle, identity="")
     with pytest.raises(TypeError, match="on_started_leading"):
-        LeaderElector("a", on_started_leading=None, kubeconfig=KUBECONFIG)  # type: ignore[arg-type]
+        LeaderElector(ref("a"), on_started_leading=None)  # type: ignore[arg-type]
 
 
 def test_sync_facade_validates_in_the_callers_thread() -> None:
     with pytest.raises(ValueError, match="invalid leader-election timing"):
-        SyncLeaderElector("a", kubeconfig=KUBECONFIG, timing=Timing(renew_deadline=1, retry_period=1))
+        SyncLeaderElector(ref("a"), timing=Timing(renew_deadline=1, retry_period=1))
 
 
 @pytest.mark.parametrize(
@@ -56,7 +60,7 @@ def test_sync_facade_validates_in_the_callers_thread() -> None:
 )
 def test_lock_arguments_are_validated(kwargs: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        lock("a", namespace="ns", kubeconfig=KUBECONFIG, **kwargs)
+        lock(ref("a", "ns"), **kwargs)
 
 
 def test_identity_is_the_pod_name_plus_a_suffix_unique_per_call(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,16 +86,19 @@ def test_namespace_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     mounted.write_text("from-mount\n")
     monkeypatch.setattr(identity, "SERVICE_ACCOUNT_NAMESPACE", mounted)
     assert default_namespace() == "from-mount"
-    elector = LeaderElector("a", on_started_leading=idle, kubeconfig=KUBECONFIG)
+    elector = LeaderElector(ref("a"), on_started_leading=idle)
     assert elector.lease.namespace == "from-mount"
 
 
 def test_we_send_all_five_fields_with_client_gos_names_and_string_times() -> None:
     record = LeaseRecord("me", 15, "2024-01-01T00:00:00.000000Z", "2024-01-01T00:00:01.000000Z", 3)
-    body = LeaseObject(
-        metadata=_Meta(name="l", namespace="ns"), spec=msgspec.convert(spec_fields(record), _Spec)
-    )
-    assert json.loads(msgspec.json.encode(body)) == {
+    wire = {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": "l", "namespace": "ns"},
+        "spec": spec_fields(record),
+    }
+    assert json.loads(msgspec.json.encode(wire)) == {
         "apiVersion": "coordination.k8s.io/v1",
         "kind": "Lease",
         "metadata": {"name": "l", "namespace": "ns"},
@@ -103,7 +110,7 @@ def test_we_send_all_five_fields_with_client_gos_names_and_string_times() -> Non
             "leaseTransitions": 3,
         },
     }
-    assert record_of(body.spec) == record
+    assert record_of(msgspec.convert(wire, Lease).spec) == record
 
 
 def test_a_released_record_keeps_the_empty_holder_on_the_wire() -> None:
@@ -114,9 +121,7 @@ def test_a_released_record_keeps_the_empty_holder_on_the_wire() -> None:
 
 
 def test_missing_fields_read_like_client_go() -> None:
-    decoded = msgspec.json.decode(
-        b'{"metadata": {"name": "l", "namespace": "n"}, "spec": {}}', type=LeaseObject
-    )
+    decoded = msgspec.json.decode(b'{"metadata": {"name": "l", "namespace": "n"}, "spec": {}}', type=Lease)
     assert record_of(decoded.spec) == LeaseRecord("", 0, None, None, 0)
 
 
@@ -130,8 +135,8 @@ def test_metrics_are_registered_once_with_the_documented_names() -> None:
     ):
         assert expected in names
     # constructing more electors registers nothing new (no "Duplicated timeseries" error)
-    LeaderElector("a", on_started_leading=idle, kubeconfig=KUBECONFIG)
-    LeaderElector("a", on_started_leading=idle, kubeconfig=KUBECONFIG)
+    LeaderElector(ref("a"), on_started_leading=idle)
+    LeaderElector(ref("a"), on_started_leading=idle)
 
 
 def test_public_api_is_exported() -> None:

@@ -1,6 +1,6 @@
 """The director's functional core: pure, synchronous, typed decisions for one source Service.
 
-Modules, lower ones first (imports point upwards in this list only): ``timestamps``, ``durations``,
+Modules, lower ones first (imports point upwards in this list only): ``durations``,
 ``addresses``, ``names`` and ``ports`` (leaf helpers); ``config`` (annotations -> ``DirectorConfig``);
 ``selection`` (who leads); ``desired`` (the objects to apply); ``drift`` (does observed differ from
 desired?); ``ownership`` (what is ours); ``decision`` (all of it for one reconcile); ``reference``
@@ -51,7 +51,6 @@ from zen_lead.director.core.selection import (
     select_leader,
     selects,
 )
-from zen_lead.director.core.timestamps import format_timestamp, parse_timestamp
 
 __all__ = [
     "ANNOTATIONS",
@@ -75,7 +74,6 @@ __all__ = [
     "desired_endpoint_slices",
     "desired_leader_service",
     "endpoint_slice_name",
-    "format_timestamp",
     "ineligibility",
     "ip_family",
     "is_dns1035_label",
@@ -88,7 +86,6 @@ __all__ = [
     "owns_slice",
     "parse_config",
     "parse_duration",
-    "parse_timestamp",
     "plan_leader",
     "plan_slices",
     "pod_addresses",

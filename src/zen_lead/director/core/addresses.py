@@ -36,5 +36,5 @@ def served_families(service: Service) -> tuple[str, ...]:
 def pod_addresses(pod: Pod, family: str) -> tuple[str, ...]:
     """The pod's addresses of ``family``, in status order, without duplicates."""
     status = pod.status
-    candidates = [entry.ip for entry in status.pod_i_ps] or ([status.pod_ip] if status.pod_ip else [])
+    candidates = [entry.ip for entry in status.pod_ips] or ([status.pod_ip] if status.pod_ip else [])
     return tuple(dict.fromkeys(ip for ip in candidates if ip_family(ip) == family))

@@ -45,8 +45,8 @@ from zen_lead.director.core.drift import (
 from zen_lead.director.core.ownership import is_leader_service, owns_leader_service, owns_slice
 from zen_lead.director.core.ports import PortResolution, resolve_ports
 from zen_lead.director.core.selection import Ineligibility, Selection, select_leader
-from zen_lead.director.core.timestamps import format_timestamp
 from zen_lead.kube.structs import EndpointSlice, Pod, Service
+from zen_lead.kube.times import format_time
 
 _EXAMPLES = 3
 
@@ -261,7 +261,7 @@ def _leader_since(observed: Service | None, *, leader: Pod | None, changed: bool
     if leader is None:
         return None
     kept = None if changed or observed is None else observed.metadata.annotations.get(ANNOTATION_LEADER_SINCE)
-    return kept or format_timestamp(now)
+    return kept or format_time(now)
 
 
 def _leader_events(

@@ -33,8 +33,8 @@ from enum import StrEnum
 from zen_lead.director.core.addresses import pod_addresses, served_families
 from zen_lead.director.core.config import DirectorConfig
 from zen_lead.director.core.ports import resolve_ports
-from zen_lead.director.core.timestamps import parse_timestamp
 from zen_lead.kube.structs import Pod, Service, ServicePort
+from zen_lead.kube.times import parse_time
 
 RUNNING = "Running"
 READY = "Ready"
@@ -86,7 +86,7 @@ def ready_since(pod: Pod) -> float | None:
     """Epoch seconds at which the pod last became Ready, or ``None`` if not Ready or unknown."""
     for condition in pod.status.conditions:
         if condition.type == READY and condition.status == TRUE:
-            return parse_timestamp(condition.last_transition_time)
+            return parse_time(condition.last_transition_time)
     return None
 
 
@@ -224,7 +224,7 @@ def _selected_but_ineligible(
 def _seniority(pod: Pod) -> tuple[float, float, str, str]:
     """Sort key: Ready longest first, then oldest, then name, then UID; missing times sort last."""
     since = ready_since(pod)
-    created = parse_timestamp(pod.metadata.creation_timestamp)
+    created = parse_time(pod.metadata.creation_timestamp)
     return (
         math.inf if since is None else since,
         math.inf if created is None else created,

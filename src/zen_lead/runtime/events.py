@@ -1,4 +1,5 @@
-"""Kubernetes Events on source Services, recorded off the critical path.
+"""Kubernetes Events about any object (a source Service, a LeaderPolicy, ...), recorded off the
+critical path.
 
 Reconciles call ``record`` (never awaits the API); a background task posts core/v1 Events. Repeats of
 the same (object, type, reason, message) within ten minutes increase ``count`` on the existing Event
@@ -21,14 +22,15 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from zen_lead.constants import EVENT_SOURCE_COMPONENT
 from zen_lead.kube.client import ApiClient
 from zen_lead.kube.errors import ApiError
-from zen_lead.kube.structs import Service
-from zen_lead.observability.metrics import EVENTS_DROPPED
-from zen_lead.workqueue.queue import ROUTINE_HOLDBACK
+from zen_lead.kube.meta import ObjectRef
+from zen_lead.kube.resources import EVENTS
+from zen_lead.kube.times import format_time
+from zen_lead.runtime.metrics import EVENTS_DROPPED
+from zen_lead.runtime.queue import ROUTINE_HOLDBACK
 
 log = logging.getLogger(__name__)
 AGGREGATION_WINDOW = 600.0
@@ -37,15 +39,16 @@ MAX_DEFERRAL = ROUTINE_HOLDBACK  # as long as routine reconciles may be held bac
 
 @dataclass(frozen=True, slots=True)
 class EventNote:
-    namespace: str
-    name: str
-    uid: str
+    involved: ObjectRef
     type: str  # Normal | Warning
     reason: str
     message: str
 
 
 class EventRecorder:
+    name = "events"
+    needs_leader_election = False
+
     def __init__(self, client: ApiClient, *, host: str, max_queued: int = 10_000) -> None:
         self.client = client
         self.host = host
@@ -53,13 +56,13 @@ class EventRecorder:
         self._seen: dict[str, tuple[str, int, float]] = {}  # digest -> (event name, count, first seen)
         self.yield_to: Callable[[], Awaitable[None]] | None = None
 
-    def record(self, service: Service, type_: str, reason: str, message: str) -> None:
-        meta = service.metadata
-        note = EventNote(meta.namespace, meta.name, meta.uid, type_, reason, message)
+    def record(self, involved: ObjectRef, type_: str, reason: str, message: str) -> None:
+        """Queue an Event about ``involved`` (and log it at once: the log is never deferred)."""
+        note = EventNote(involved, type_, reason, message)
         log.log(
             logging.WARNING if type_ == "Warning" else logging.INFO,
             message,
-            extra={"namespace": meta.namespace, "service": meta.name, "reason": reason},
+            extra={"namespace": involved.namespace, involved.kind.lower(): involved.name, "reason": reason},
         )
         try:
             self._queue.put_nowait(note)
@@ -82,45 +85,34 @@ class EventRecorder:
                 log.warning("could not record event", extra={"reason": note.reason, "error": str(error)})
 
     async def _post(self, note: EventNote) -> None:
-        digest = hashlib.sha256(f"{note.uid}|{note.type}|{note.reason}|{note.message}".encode()).hexdigest()[
-            :16
-        ]
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        path = f"/api/v1/namespaces/{note.namespace}/events"
+        involved = note.involved
+        identity = f"{involved.kind}|{involved.uid}|{note.type}|{note.reason}|{note.message}"
+        digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
+        now = format_time(time.time())
         seen = self._seen.get(digest)
         if seen is not None and time.monotonic() - seen[2] < AGGREGATION_WINDOW:
             name, count, first = seen
             self._seen[digest] = (name, count + 1, first)
-            patch = {"count": count + 1, "lastTimestamp": now}
             try:
-                await self.client.request(
-                    "patch",
-                    f"{path}/{name}",
-                    resource="events",
-                    body=_json(patch),
-                    content_type="application/merge-patch+json",
+                await self.client.patch(
+                    EVENTS, involved.namespace, name, {"count": count + 1, "lastTimestamp": now}
                 )
                 return
             except ApiError as error:
                 if not error.not_found:
                     raise
-        name = f"{note.name}.{digest}.{int(time.time() * 1000):x}"
+        name = f"{involved.name}.{digest}.{int(time.time() * 1000):x}"
         self._seen[digest] = (name, 1, time.monotonic())
         if len(self._seen) > 50_000:
             self._seen.clear()
         await self.client.create(
-            path,
+            EVENTS,
+            involved.namespace,
             {
                 "apiVersion": "v1",
                 "kind": "Event",
-                "metadata": {"name": name, "namespace": note.namespace},
-                "involvedObject": {
-                    "apiVersion": "v1",
-                    "kind": "Service",
-                    "namespace": note.namespace,
-                    "name": note.name,
-                    "uid": note.uid,
-                },
+                "metadata": {"name": name, "namespace": involved.namespace},
+                "involvedObject": involved.as_json(),
                 "type": note.type,
                 "reason": note.reason,
                 "message": note.message[:1024],
@@ -131,11 +123,4 @@ class EventRecorder:
                 "lastTimestamp": now,
                 "count": 1,
             },
-            resource="events",
         )
-
-
-def _json(data: object) -> bytes:
-    import msgspec
-
-    return msgspec.json.encode(data)

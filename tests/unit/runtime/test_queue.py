@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zen_lead.kube.ratelimit import Lane, TokenBucket
-from zen_lead.workqueue import WorkQueue
+from zen_lead.runtime.queue import WorkQueue
 
 
 async def drain(queue: WorkQueue[str]) -> list[tuple[str, Lane]]:

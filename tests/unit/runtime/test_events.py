@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import cast
 
-from zen_lead.director.events import EventRecorder
 from zen_lead.kube.client import ApiClient
-from zen_lead.kube.structs import ObjectMeta, Service
+from zen_lead.kube.meta import ObjectRef
+from zen_lead.runtime.events import EventRecorder
 
 
 async def test_cancelled_as_the_failovers_drain_the_poster_stops() -> None:
@@ -16,7 +16,7 @@ async def test_cancelled_as_the_failovers_drain_the_poster_stops() -> None:
     recorder = EventRecorder(cast(ApiClient, None), host="test")  # never reached: nothing is posted
     drained = asyncio.Event()
     recorder.yield_to = drained.wait
-    service = Service(metadata=ObjectMeta(name="db", namespace="ns", uid="u"))
+    service = ObjectRef("v1", "Service", "ns", "db", "u")
     recorder.record(service, "Normal", "LeaderChanged", "moved")
     task = asyncio.create_task(recorder.run())
     for _ in range(5):

@@ -1,4 +1,4 @@
-"""``WorkQueue``: the controller's one queue of keys (source Services), level-triggered.
+"""``WorkQueue``: a controller's one queue of keys (``namespace/name``), level-triggered.
 
 Semantics (the same contract as client-go's workqueue, plus lanes):
 
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from zen_lead.kube.ratelimit import Lane
-from zen_lead.observability.metrics import QUEUE_DEPTH, QUEUE_RETRIES, QUEUE_WAIT
+from zen_lead.runtime.metrics import QUEUE_DEPTH, QUEUE_RETRIES, QUEUE_WAIT
 
 K = TypeVar("K", bound=Hashable)
 
@@ -45,7 +45,7 @@ class Item(Generic[K]):
 
 
 # How long routine keys wait for failovers at most (see the module docstring); the Event poster
-# defers to failovers for as long (``zen_lead.director.events``).
+# defers to failovers for as long (``zen_lead.runtime.events``).
 ROUTINE_HOLDBACK = 5.0
 
 
@@ -53,10 +53,12 @@ class WorkQueue(Generic[K]):
     def __init__(
         self,
         *,
+        name: str = "",
         base_delay: float = 0.005,
         max_delay: float = 60.0,
         routine_holdback: float = ROUTINE_HOLDBACK,
     ) -> None:
+        self.name = name  # the controller's, for the metrics' ``controller`` label
         self._lanes: dict[Lane, deque[K]] = {lane: deque() for lane in Lane}
         self._queued: dict[K, Item[K]] = {}
         self._processing: set[K] = set()
@@ -71,6 +73,9 @@ class WorkQueue(Generic[K]):
         self.base_delay = base_delay
         self.max_delay = max_delay
         self.routine_holdback = routine_holdback
+        self._depth = {lane: QUEUE_DEPTH.labels(name, lane.name.lower()) for lane in Lane}
+        self._wait = {lane: QUEUE_WAIT.labels(name, lane.name.lower()) for lane in Lane}
+        self._retries = QUEUE_RETRIES.labels(name)
 
     def __len__(self) -> int:
         return len(self._queued)
@@ -123,7 +128,7 @@ class WorkQueue(Generic[K]):
     def retry(self, key: K, lane: Lane = Lane.ROUTINE) -> None:
         failures = self._failures.get(key, 0)
         self._failures[key] = failures + 1
-        QUEUE_RETRIES.inc()
+        self._retries.inc()
         self.add_after(key, min(self.max_delay, self.base_delay * (2**failures)), lane)
 
     def forget(self, key: K) -> None:
@@ -141,7 +146,7 @@ class WorkQueue(Generic[K]):
                 key = self._lanes[lane].popleft()
                 item = self._queued.pop(key)
                 self._processing.add(key)
-                QUEUE_WAIT.labels(lane.name.lower()).observe(time.monotonic() - item.since)
+                self._wait[lane].observe(time.monotonic() - item.since)
                 self._metrics()
                 return item
             self._wakeup.clear()
@@ -186,4 +191,4 @@ class WorkQueue(Generic[K]):
 
     def _metrics(self) -> None:
         for lane, keys in self._lanes.items():
-            QUEUE_DEPTH.labels(lane.name.lower()).set(len(keys))
+            self._depth[lane].set(len(keys))

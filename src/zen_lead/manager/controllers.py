@@ -1,0 +1,84 @@
+"""The controllers ``zen-lead run`` can run, by name, and ``--controllers`` (kube-controller-manager's
+convention): a comma-separated list where ``*`` enables every controller that is on by default,
+``name`` enables one, and ``-name`` disables one. The default, ``*``, runs the director alone.
+
+Each controller is built on the manager's shared pieces (API client, informer cache, Event recorder,
+write gate) and declares the RBAC it needs, which the chart renders (``deploy/render.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from zen_lead.director.controller import NODE_RULES, DirectorOptions, build_director
+from zen_lead.director.controller import RULES as DIRECTOR_RULES
+from zen_lead.kube.client import ApiClient
+from zen_lead.kube.resources import Rule
+from zen_lead.manager.options import ManagerOptions
+from zen_lead.runtime.cache import InformerCache
+from zen_lead.runtime.controller import Controller
+from zen_lead.runtime.events import EventRecorder
+from zen_lead.runtime.runnable import WriteGate
+
+
+@dataclass(frozen=True, slots=True)
+class Shared:
+    """What every controller is built on."""
+
+    client: ApiClient
+    cache: InformerCache
+    events: EventRecorder
+    gate: WriteGate
+    options: ManagerOptions
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerSpec:
+    name: str
+    on_by_default: bool
+    build: Callable[[Shared], Controller]
+    rules: tuple[Rule, ...]  # in every managed namespace (a Role there, or the ClusterRole)
+
+
+def _director(shared: Shared) -> Controller:
+    options = DirectorOptions(workers=shared.options.workers, node_zones=shared.options.node_zones)
+    return build_director(
+        client=shared.client, cache=shared.cache, events=shared.events, gate=shared.gate, options=options
+    )
+
+
+CONTROLLERS: Mapping[str, ControllerSpec] = {
+    spec.name: spec for spec in (ControllerSpec("director", True, _director, DIRECTOR_RULES),)
+}
+# Cluster-scoped read access that options (not controllers) add: --node-zones.
+NODE_ZONE_RULES = NODE_RULES
+
+
+def parse_controllers(items: Iterable[str], known: Mapping[str, bool]) -> frozenset[str]:
+    """The enabled controllers for ``--controllers`` ``items`` (``known``: name -> on by default).
+
+    Raises ``ValueError`` naming the problem: an unknown name, or a name both enabled and disabled."""
+    enabled: set[str] = set()
+    disabled: set[str] = set()
+    star = False
+    for raw in items:
+        for item in (part.strip() for part in raw.split(",")):
+            if not item:
+                continue
+            if item == "*":
+                star = True
+                continue
+            name = item.removeprefix("-")
+            if name not in known:
+                raise ValueError(
+                    f"--controllers: unknown controller {name!r}; known: {', '.join(sorted(known))} "
+                    "(and * for those on by default)"
+                )
+            (disabled if item.startswith("-") else enabled).add(name)
+    both = enabled & disabled
+    if both:
+        raise ValueError(f"--controllers: {', '.join(sorted(both))} both enabled and disabled")
+    if star:
+        enabled |= {name for name, on in known.items() if on and name not in disabled}
+    return frozenset(enabled)
