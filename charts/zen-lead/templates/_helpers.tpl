@@ -65,18 +65,8 @@ disagree. */}}
 {{- end -}}
 
 {{/* The rules the controller needs in every namespace it manages (a Role there, or the ClusterRole in
-cluster-wide mode). docs/deployment.md explains each verb; tests/cluster/deploy proves they suffice. */}}
+cluster-wide mode): those the enabled components declare in the code, rendered into _rules.tpl by
+deploy/render.py. docs/deployment.md explains each verb; tests/cluster/deploy proves they suffice. */}}
 {{- define "zen-lead.managedRules" -}}
-- apiGroups: [""]
-  resources: ["services"]
-  verbs: ["get", "list", "watch", "create", "patch", "delete"]
-- apiGroups: ["discovery.k8s.io"]
-  resources: ["endpointslices"]
-  verbs: ["get", "list", "watch", "create", "patch", "delete"]
-- apiGroups: [""]
-  resources: ["pods"]
-  verbs: ["get", "list", "watch"]
-- apiGroups: [""]
-  resources: ["events"]
-  verbs: ["create", "patch"]
+{{ include "zen-lead.rules.director" . }}
 {{- end -}}
