@@ -1,15 +1,18 @@
 """zen-lead: Kubernetes-native leader election and single-active routing.
 
-Layering (imports point one way, downwards):
+Layering (imports point one way, downwards; docs/architecture.md draws it, ``lint-imports`` checks it):
 
-- ``zen_lead.director.core`` / ``zen_lead.election.record`` — the functional core: pure, synchronous,
-  typed decisions (who leads, desired objects, port resolution, annotation parsing, Lease arithmetic).
-- ``zen_lead.kube`` — the API layer: connection, rate-limited client with metrics, slim cached structs,
-  informers (list + watch, 410-safe relist), server-side apply.
-- ``zen_lead.workqueue`` — a deduplicating, prioritised, rate-limited work queue.
-- ``zen_lead.election`` — the Lease elector, fenced locks, ``is_leader()``.
-- ``zen_lead.director`` — the Service director shell: informers -> queue -> reconcile -> apply.
-- ``zen_lead.manager`` — ``zen-lead run``: HA, probes, metrics, wiring.
+- ``zen_lead.cli`` -> ``zen_lead.demo`` -> ``zen_lead.manager`` — ``zen-lead run``: options,
+  ``--controllers``, runnables, HA on a Lease, probes, metrics.
+- ``zen_lead.director`` — the Service director: tracker -> queue -> reconcile -> apply, deciding
+  with its pure functional core ``zen_lead.director.core``.
+- ``zen_lead.runtime`` — the controller runtime: the shared informer cache, the work queue, the
+  generic controller loop, Events, runnables and the write gate.
+- ``zen_lead.election`` — the Lease elector, fenced locks, ``is_leader()``; ``election.record`` is
+  its pure core.
+- ``zen_lead.kube`` — the API layer: resource descriptors, a rate-limited instrumented client, slim
+  structs, informers (list + watch, 410-safe relist), times and metadata helpers.
+- ``zen_lead.observability``, ``zen_lead.constants`` — logging, loop lag, shared metric parts; names.
 - ``zen_lead.localcluster`` — the embedded local control plane used by the demo, tests and benchmarks.
 """
 
