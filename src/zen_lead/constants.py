@@ -9,7 +9,7 @@ ANNOTATION_ENABLED = f"{PREFIX}/enabled"
 ANNOTATION_LEADER_SERVICE_NAME = f"{PREFIX}/leader-service-name"
 ANNOTATION_STICKY = f"{PREFIX}/sticky"
 ANNOTATION_MIN_READY_DURATION = f"{PREFIX}/min-ready-duration"
-ANNOTATION_EXPOSE = f"{PREFIX}/leader-service-type"
+ANNOTATION_LEADER_SERVICE_TYPE = f"{PREFIX}/leader-service-type"
 
 # ---- what zen-lead writes on the objects it owns ---------------------------------------------------
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"

@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 from tests.unit.director.builders import APP, ENABLED, make_service
 from zen_lead.constants import (
     ANNOTATION_ENABLED,
-    ANNOTATION_EXPOSE,
     ANNOTATION_LEADER_SERVICE_NAME,
+    ANNOTATION_LEADER_SERVICE_TYPE,
     ANNOTATION_MIN_READY_DURATION,
     ANNOTATION_STICKY,
 )
@@ -120,7 +120,7 @@ def test_negative_or_invalid_min_ready_is_zero_and_reported(value: str) -> None:
 
 @pytest.mark.parametrize("value", ["ClusterIP", "NodePort", "LoadBalancer"])
 def test_leader_service_type(value: str) -> None:
-    config, problems = parse({**ENABLED, ANNOTATION_EXPOSE: value}, type="LoadBalancer")
+    config, problems = parse({**ENABLED, ANNOTATION_LEADER_SERVICE_TYPE: value}, type="LoadBalancer")
     assert config.leader_service_type == value
     assert problems == ()
 
@@ -131,18 +131,18 @@ def test_the_leader_service_is_cluster_ip_whatever_the_source_type() -> None:
 
 
 def test_invalid_leader_service_type_is_cluster_ip() -> None:
-    config, problems = parse({**ENABLED, ANNOTATION_EXPOSE: "nodeport"})
+    config, problems = parse({**ENABLED, ANNOTATION_LEADER_SERVICE_TYPE: "nodeport"})
     assert config.leader_service_type == "ClusterIP"
-    assert [p.key for p in problems] == [ANNOTATION_EXPOSE]
+    assert [p.key for p in problems] == [ANNOTATION_LEADER_SERVICE_TYPE]
 
 
 def test_headless_sources_get_headless_cluster_ip_leaders() -> None:
     config, problems = parse(ENABLED, cluster_ip="None")
     assert config.headless
     assert problems == ()
-    config, problems = parse({**ENABLED, ANNOTATION_EXPOSE: "NodePort"}, cluster_ip="None")
+    config, problems = parse({**ENABLED, ANNOTATION_LEADER_SERVICE_TYPE: "NodePort"}, cluster_ip="None")
     assert config.leader_service_type == "ClusterIP"
-    assert [p.key for p in problems] == [ANNOTATION_EXPOSE]
+    assert [p.key for p in problems] == [ANNOTATION_LEADER_SERVICE_TYPE]
 
 
 def test_unknown_zen_lead_annotations_are_reported() -> None:
@@ -157,7 +157,7 @@ def test_every_annotation_in_the_table_is_a_known_key() -> None:
         ANNOTATION_LEADER_SERVICE_NAME,
         ANNOTATION_STICKY,
         ANNOTATION_MIN_READY_DURATION,
-        ANNOTATION_EXPOSE,
+        ANNOTATION_LEADER_SERVICE_TYPE,
     ]
 
 

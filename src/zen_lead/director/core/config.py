@@ -24,8 +24,8 @@ from typing import NamedTuple
 
 from zen_lead.constants import (
     ANNOTATION_ENABLED,
-    ANNOTATION_EXPOSE,
     ANNOTATION_LEADER_SERVICE_NAME,
+    ANNOTATION_LEADER_SERVICE_TYPE,
     ANNOTATION_MIN_READY_DURATION,
     ANNOTATION_STICKY,
     LEADER_SERVICE_SUFFIX,
@@ -93,7 +93,7 @@ ANNOTATIONS: tuple[AnnotationSpec, ...] = (
         ),
     ),
     AnnotationSpec(
-        key=ANNOTATION_EXPOSE,
+        key=ANNOTATION_LEADER_SERVICE_TYPE,
         allowed=", ".join(f'"{t}"' for t in LEADER_SERVICE_TYPES),
         default=f'"{CLUSTER_IP}" (headless when the Service is headless)',
         description=(
@@ -240,15 +240,15 @@ def _min_ready(annotations: Mapping[str, str], problems: list[ConfigProblem]) ->
 
 
 def _service_type(annotations: Mapping[str, str], *, headless: bool, problems: list[ConfigProblem]) -> str:
-    value = annotations.get(ANNOTATION_EXPOSE)
+    value = annotations.get(ANNOTATION_LEADER_SERVICE_TYPE)
     if value is None or value == CLUSTER_IP:
         return CLUSTER_IP
     if value not in LEADER_SERVICE_TYPES:
         message = f"expected one of {', '.join(LEADER_SERVICE_TYPES)}; using {CLUSTER_IP}"
-        problems.append(ConfigProblem(ANNOTATION_EXPOSE, value, message))
+        problems.append(ConfigProblem(ANNOTATION_LEADER_SERVICE_TYPE, value, message))
         return CLUSTER_IP
     if headless:
         message = f"a headless Service's leader Service is headless, which requires {CLUSTER_IP}; ignored"
-        problems.append(ConfigProblem(ANNOTATION_EXPOSE, value, message))
+        problems.append(ConfigProblem(ANNOTATION_LEADER_SERVICE_TYPE, value, message))
         return CLUSTER_IP
     return value
