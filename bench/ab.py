@@ -5,11 +5,14 @@ judged here against its baseline **in one run, on one cluster, alternating** the
 round by round. The baseline is checked out with ``git worktree`` into ``build/ab/``; both run with the
 same virtualenv, as the admin user (APF-exempt, so the apiserver treats them alike).
 
-Scenario: ``--services`` Services of ``--pods`` pods each; every Service's current leader is made
-NotReady at once (status writes, 128 in flight) — the node-death burst. Per round: the time from the
-first and from the last write's response to the last ``LeaderChanged`` record of the controller's log
-(its reconcile had written the slice), the controller's CPU seconds for the round, and whether it
-stopped within 15 s of SIGTERM. Results: ``bench/results/ab-burst.json``.
+Scenario: ``--services`` Services of ``--pods`` pods each. Per round, a fresh controller of one
+variant syncs and routes everything; then its resident memory is read (``rss_bytes``: the cache of
+every Service, pod and slice); then ``--isolated`` leaders are made NotReady one at a time, each timed
+from sending its write to the controller's ``LeaderChanged`` record (its reconcile had written the
+slice: the isolated failover); then every Service's current leader is made NotReady at once (status
+writes, 128 in flight) — the node-death burst: the time from the first and from the last write's
+response to the last ``LeaderChanged`` record, the controller's CPU seconds for the burst, and whether
+it stopped within 15 s of SIGTERM. Results: ``bench/results/ab-burst.json``.
 
 ``--baseline-args`` / ``--candidate-args`` add flags to one variant's ``zen-lead run``: with
 ``--baseline HEAD`` the two source trees are the same and the A/B compares settings (``--workers``).
@@ -34,7 +37,7 @@ from tests.support.controller import ControllerProcess
 from bench.controller import log_wall_time
 from bench.kube import JSON, Kube, bounded
 from bench.machine import describe
-from bench.procstat import cpu_seconds
+from bench.procstat import cpu_seconds, rss_bytes
 from bench.workload import APP_LABEL, ENABLED_ANNOTATION, spread
 from zen_lead.localcluster import LocalCluster
 
@@ -55,14 +58,14 @@ def _worktree(revision: str) -> Path:
     return path / "src"
 
 
-async def _until(predicate: Any, *, within: float, what: str) -> Any:
+async def _until(predicate: Any, *, within: float, what: str, poll: float = 0.5) -> Any:
     """Poll ``predicate`` (the harness's own reads) until it returns something true."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         value = await predicate()
         if value:
             return value
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(poll)
     raise TimeoutError(what)
 
 
@@ -72,11 +75,12 @@ def _is_ready(pod: JSON) -> bool:
 
 
 class Scenario:
-    def __init__(self, kube: Kube, *, services: int, pods: int, nodes: list[str]) -> None:
+    def __init__(self, kube: Kube, *, services: int, pods: int, nodes: list[str], isolated: int) -> None:
         self.kube = kube
         self.services = services
         self.pods = pods
         self.nodes = nodes
+        self.isolated = isolated
 
     async def build(self) -> None:
         kube = self.kube
@@ -153,6 +157,9 @@ class Scenario:
 
             leaders = await _until(routed, within=300, what="every Service routed")
             await asyncio.sleep(8)  # the first pass and its Events are done
+            rss = rss_bytes(pid)
+            isolated = [await self._isolated(controller, pod) for pod in leaders[: self.isolated]]
+            leaders = await _until(routed, within=300, what="every Service routed again")
             base, cpu_before = len(controller.records()), cpu_seconds(pid)
             landed: list[float] = []
 
@@ -183,7 +190,28 @@ class Scenario:
             "last_moved_after_last_write_seconds": max(changed) - max(landed),
             "cpu_seconds": cpu,
             "stopped_on_sigterm": stopped,
+            "rss_bytes": rss,
+            "isolated_failover_seconds": isolated,
+            "isolated_failover_median_seconds": statistics.median(isolated) if isolated else None,
         }
+
+    async def _isolated(self, controller: ControllerProcess, pod: str) -> float:
+        """One leader made NotReady while nothing else happens: from sending the write (the one origin
+        that is before the controller's reaction by causality, whatever the clocks' resolution) to the
+        controller's ``LeaderChanged`` record. The pod is made Ready again before the next one."""
+        base = len(controller.records())
+        sent = time.time()
+        await self.kube.set_pod_ready(NAMESPACE, pod, ready=False)
+
+        async def moved() -> float | None:
+            for record in controller.records()[base:]:
+                if record.get("reason") == "LeaderChanged":
+                    return log_wall_time(str(record["ts"]))
+            return None
+
+        changed = await _until(moved, within=60, what=f"the leader {pod} replaced", poll=0.02)
+        await self.kube.set_pod_ready(NAMESPACE, pod, ready=True)
+        return float(changed) - sent
 
 
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
@@ -195,7 +223,9 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     info = local.up()
     kube = Kube(info.kubeconfig)
     try:
-        scenario = Scenario(kube, services=args.services, pods=args.pods, nodes=list(info.nodes))
+        scenario = Scenario(
+            kube, services=args.services, pods=args.pods, nodes=list(info.nodes), isolated=args.isolated
+        )
         await scenario.build()
         rounds = []
         for _ in range(args.rounds):
@@ -215,7 +245,10 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
                 "last_moved_after_first_write_seconds",
                 "last_moved_after_last_write_seconds",
                 "cpu_seconds",
+                "rss_bytes",
+                "isolated_failover_median_seconds",
             )
+            if all(r.get(key) is not None for r in rounds)
         }
         for name in variants
     }
@@ -224,7 +257,12 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         "baseline": args.baseline,
         "candidate": "working tree",
         "controller_args": extras,
-        "parameters": {"services": args.services, "pods": args.pods, "nodes": args.nodes},
+        "parameters": {
+            "services": args.services,
+            "pods": args.pods,
+            "nodes": args.nodes,
+            "isolated": args.isolated,
+        },
         "rounds": rounds,
         "median": summary,
     }
@@ -237,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pods", type=int, default=3)
     parser.add_argument("--nodes", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--isolated", type=int, default=20, help="isolated failovers per round first")
     parser.add_argument("--baseline-args", default="", help="extra `zen-lead run` flags for the baseline")
     parser.add_argument("--candidate-args", default="", help="extra `zen-lead run` flags for the candidate")
     parser.add_argument("--cluster", default="bench-ab")

@@ -34,6 +34,7 @@ def test_transport_measures_every_client(tmp_path: Path) -> None:
 def test_ab_alternates_two_variants_on_one_cluster(tmp_path: Path) -> None:
     output = tmp_path / "ab.json"
     argv = ["--baseline", "HEAD", "--services", "4", "--pods", "2", "--nodes", "1", "--rounds", "1"]
+    argv += ["--isolated", "2"]
     extra = ["--candidate-args", "--workers 2", "--cluster", f"{CLUSTER}-ab", "--output", str(output)]
     assert ab.main([*argv, *extra]) == 0
     results = json.loads(output.read_text())
@@ -43,4 +44,7 @@ def test_ab_alternates_two_variants_on_one_cluster(tmp_path: Path) -> None:
         assert round_["failovers"] == 4  # every Service's leader was made NotReady and moved
         assert round_["stopped_on_sigterm"]
         assert round_["cpu_seconds"] >= 0
+        assert round_["rss_bytes"] > 10_000_000  # a Python process with its caches, not nothing
+        assert len(round_["isolated_failover_seconds"]) == 2
+        assert all(0 < seconds < 60 for seconds in round_["isolated_failover_seconds"])
     assert set(results["median"]) == {"baseline", "candidate"}
