@@ -241,6 +241,15 @@ def _env(name: str) -> str:
     "one, '-name' to disable one (kube-controller-manager's convention).",
 )
 @click.option(
+    "--startup-grace",
+    default=60.0,
+    show_default=True,
+    type=float,
+    envvar=_env("startup-grace"),
+    help="Seconds a new leader Service waits for its first eligible pod with a Normal Event "
+    "(WaitingForEligiblePod) before NoEligiblePod becomes a Warning.",
+)
+@click.option(
     "--addresses-file",
     default=None,
     envvar=_env("addresses-file"),
@@ -267,6 +276,7 @@ def run(
     log_format: str,
     identity: str | None,
     controllers: tuple[str, ...],
+    startup_grace: float,
     addresses_file: str | None,
 ) -> None:
     """Run the controller (the Service director) with its own leader election."""
@@ -312,5 +322,6 @@ def run(
         identity=identity or defaults.default_identity(),
         controllers=enabled,
         addresses_file=addresses_file,
+        startup_grace=startup_grace,
     )
     asyncio.run(run_manager(options))

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zen_lead.constants import ENDPOINTSLICE_MANAGED_BY_VALUE, LABEL_ENDPOINTSLICE_MANAGED_BY
+from zen_lead.director.core import STARTUP_GRACE
 from zen_lead.director.reconcile import ServiceReconciler
 from zen_lead.director.tracker import Tracker, Work
 from zen_lead.kube.client import ApiClient
@@ -49,6 +50,7 @@ NODE_RULES = (Rule(NODES, _READ),)  # cluster-scoped, only with --node-zones
 class DirectorOptions:
     workers: int = 64
     node_zones: bool = False  # opt-in: it needs cluster-scoped read access to Nodes
+    startup_grace: float = STARTUP_GRACE  # a new leader Service's wait for its first pod, told as Normal
 
 
 def build_director(
@@ -73,6 +75,7 @@ def build_director(
         slices=slices,
         nodes=nodes,
         tracker=tracker,
+        startup_grace=options.startup_grace,
     )
 
     async def synced() -> None:

@@ -28,6 +28,12 @@ SERVICES_WITHOUT_LEADER = Gauge(
     "Opted-in Services that currently route to no pod.",
     ["namespace"],
 )
+NAME_CONFLICTS = Gauge(
+    "zen_lead_name_conflicts",
+    "Opted-in Services not served because their leader Service name is taken (a foreign Service, or "
+    "another source that has it).",
+    ["namespace"],
+)
 MANAGED_SERVICES = Gauge("zen_lead_managed_services", "Opted-in source Services.", ["namespace"])
 
 PER_SERVICE = LabelledSeries()

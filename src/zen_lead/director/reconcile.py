@@ -21,19 +21,25 @@ from collections.abc import Iterable, Iterator
 
 from zen_lead.constants import LABEL_SOURCE_SERVICE, ZONE_LABEL
 from zen_lead.director.core import (
+    STARTUP_GRACE,
+    PlannedEvent,
     endpoint_slice_name,
     is_leader_service,
     mentions_zen_lead,
     owns_leader_service,
     parse_config,
+    plan_leader,
+    plan_slices,
+    problem_events,
+    told_problems,
 )
 from zen_lead.director.core.addresses import FAMILIES
-from zen_lead.director.core.decision import PlannedEvent, plan_leader, plan_slices, problem_events
 from zen_lead.director.metrics import (
     ELIGIBLE_PODS,
     FAILOVER_LATENCY,
     LEADER_CHANGES,
     MANAGED_SERVICES,
+    NAME_CONFLICTS,
     PER_SERVICE,
     SERVICES_WITHOUT_LEADER,
     forget_service,
@@ -62,7 +68,9 @@ class ServiceReconciler:
         slices: ScopedInformer[EndpointSlice],
         nodes: ScopedInformer[Node] | None,
         tracker: Tracker,
+        startup_grace: float = STARTUP_GRACE,
     ) -> None:
+        self.startup_grace = startup_grace
         self.client = client
         self.events = events
         self.gate = gate
@@ -104,10 +112,10 @@ class ServiceReconciler:
             return Result()  # a leader Service is never a source, whatever its annotations say
         parsed = parse_config(source) if source is not None else None
         if source is not None and parsed is not None:
-            self._standing(key, source, "problems", problem_events(parsed.problems))
+            self._standing(key, source, "problems", problem_events(told_problems(parsed)))
         if source is None or parsed is None or not parsed.config.enabled:
             await self._remove_leader_services(namespace, name, keep=None, source=source)
-            self._forget(key)
+            self._forget(key, gone=source is None)
             return Result()
 
         config = parsed.config
@@ -122,12 +130,18 @@ class ServiceReconciler:
             observed=observed,
             observed_slices=observed_slices,
             now=time.time(),
+            rivals=[
+                s for n in self.tracker.rivals(key, leader_name) if (s := self.services.get(namespace, n))
+            ],
+            startup_grace=self.startup_grace,
         )
         if plan.conflict:
             self.tracker.wait_for_name(namespace, leader_name, key)
-            self._standing(key, source, "conflict", plan.events)
+            self._standing(key, source, "conflict", plan.conflicts)
+            NAME_CONFLICTS.labels(namespace).set(self.tracker.set_conflicted(key, bool(plan.conflicts)))
             return Result()
         self._standing(key, source, "conflict", ())
+        NAME_CONFLICTS.labels(namespace).set(self.tracker.set_conflicted(key, False))
         self._count_managed(key, opted_in=True)
         await self._remove_leader_services(namespace, name, keep=leader_name, source=source)
 
@@ -160,6 +174,7 @@ class ServiceReconciler:
 
         for event in plan.events:
             self.events.record(SERVICES.ref(source), event.type, event.reason, event.message)
+        self._standing(key, source, "leaderless", plan.leaderless, by_reason=True)
         self._metrics(
             key,
             source,
@@ -229,10 +244,20 @@ class ServiceReconciler:
             await self._delete(SERVICES, namespace, name, service.metadata.uid)
 
     # ---- events, metrics, memory ----------------------------------------------------------------
-    def _standing(self, key: str, source: Service, topic: str, events: Iterable[PlannedEvent]) -> None:
-        """Record standing conditions (bad annotations, name conflicts) once per change, not per pass."""
+    def _standing(
+        self,
+        key: str,
+        source: Service,
+        topic: str,
+        events: Iterable[PlannedEvent],
+        *,
+        by_reason: bool = False,
+    ) -> None:
+        """Record standing conditions (bad annotations, name conflicts, no leader) once per change, not
+        per pass. ``by_reason``: a change of wording alone (counts of pods) is not told again."""
         planned = tuple(events)
-        if self.tracker.told(key, topic, tuple(e.message for e in planned)):
+        told = tuple(e.reason if by_reason else e.message for e in planned)
+        if self.tracker.told(key, topic, told):
             for event in planned:
                 self.events.record(SERVICES.ref(source), event.type, event.reason, event.message)
 
@@ -251,9 +276,12 @@ class ServiceReconciler:
         without = self.tracker.set_leaderless(key, leader is None)
         SERVICES_WITHOUT_LEADER.labels(owner[0]).set(without)
 
-    def _forget(self, key: str) -> None:
+    def _forget(self, key: str, *, gone: bool) -> None:
+        """``key`` is not (or no longer) opted in, or ``gone``; what was told about its annotations is
+        kept while it exists, so a Service that stays misconfigured is not told again on every pass."""
         namespace, name = split_key(key)
-        self.tracker.forget(key)
+        self.tracker.forget(key, keep=() if gone else ("problems",))
+        NAME_CONFLICTS.labels(namespace).set(self.tracker.set_conflicted(key, False))
         self._count_managed(key, opted_in=False)
         SERVICES_WITHOUT_LEADER.labels(namespace).set(self.tracker.leaderless_in(namespace))
         forget_service(namespace, name)

@@ -10,10 +10,13 @@ What it holds:
 - indexes over the caches, so no event costs a scan of a namespace (``director.index``): pods by
   label, source Services by a selector label, pod UID -> the sources it leads (from our observed
   EndpointSlices), leader Services by source, EndpointSlices by leader Service;
+- which leader Service name each opted-in source asks for (from its annotations, at every change),
+  so that sources asking for the same name can be told apart and a free name goes to the right one
+  (``director.core.decision``), and so that a freed name wakes the sources waiting for it;
 - the reconciler's memory — never routing state, which is always read from the API objects: the
   resourceVersions of the slices it wrote (so their watch echo needs no reconcile), which sources
-  are leaderless, which sources wait for a leader Service name another object holds, the standing
-  conditions already told as Events, the opted-in sources per namespace.
+  are leaderless, which wait for a leader Service name a foreign Service holds or another source
+  has, the standing conditions already told as Events, the opted-in sources per namespace.
 
 Lanes: a change to a pod that leads a source, or to any selected pod of a source without a leader,
 is failover work; so is the deletion of one of our leader Services or slices. Everything else is
@@ -26,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zen_lead.constants import LABEL_SERVICE_NAME, LABEL_SOURCE_SERVICE
-from zen_lead.director.core import is_leader_service, mentions_zen_lead
+from zen_lead.director.core import is_leader_service, mentions_zen_lead, parse_config
 from zen_lead.director.index import LabelIndex, LeaderIndex, OwnedIndex, SelectorIndex
 from zen_lead.kube.informer import Change
 from zen_lead.kube.meta import object_key, split_key
@@ -62,6 +65,7 @@ class _Memory:
     blocked_by: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # (ns, name) -> sources
     standing: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)  # (key, topic) -> told
     managed: dict[str, set[str]] = field(default_factory=dict)  # namespace -> opted-in source names
+    conflicted: set[str] = field(default_factory=set)  # sources not served: their name is taken
 
 
 class Tracker:
@@ -71,6 +75,8 @@ class Tracker:
         self.leaders = LeaderIndex()
         self.leader_services = OwnedIndex()  # (namespace, source) -> leader Service names
         self.slices_by_service = OwnedIndex()  # (namespace, leader Service) -> slice names
+        self._claims: dict[str, str] = {}  # source key -> the leader Service name it asks for
+        self._claimants = OwnedIndex()  # (namespace, leader Service name) -> source names asking
         self._memory = _Memory()
 
     # ---- changes in, work out (the handlers' side) ---------------------------------------------
@@ -85,14 +91,16 @@ class Tracker:
                     self.leader_services.remove(meta.namespace, source, meta.name)
         if new is not None and is_leader_service(new) and new.metadata.labels.get(LABEL_SOURCE_SERVICE):
             self.leader_services.add(meta.namespace, new.metadata.labels[LABEL_SOURCE_SERVICE], meta.name)
+        waiting = self._waiting_for(meta.namespace, meta.name, change)
         if is_leader_service(service):
             source = meta.labels.get(LABEL_SOURCE_SERVICE)
             if not source:
-                return []
+                return waiting
             # someone changed or deleted our leader Service: repair (urgent when deleted)
             lane = Lane.FAILOVER if change is Change.DELETED else Lane.ROUTINE
-            return [(object_key(meta.namespace, source), lane)]
+            return [(object_key(meta.namespace, source), lane), *waiting]
         key = object_key(meta.namespace, meta.name)
+        waiting += self._claim(key, new if new is not None and not is_leader_service(new) else None)
         relevant = (new is not None and mentions_zen_lead(new.metadata.annotations)) or (
             old is not None and mentions_zen_lead(old.metadata.annotations)
         )
@@ -101,8 +109,38 @@ class Tracker:
         else:
             self.selectors.remove(key)
         work: list[Work] = [(key, Lane.ROUTINE)] if relevant else []
-        waiting = self._memory.blocked_by.pop((meta.namespace, meta.name), set())
-        return work + [(blocked, Lane.ROUTINE) for blocked in sorted(waiting)]
+        return work + [w for w in waiting if w[0] != key]
+
+    def _waiting_for(self, namespace: str, name: str, change: Change) -> list[Work]:
+        """Sources that wait for the Service ``name`` to change (a foreign holder of their name), and,
+        when it goes away, every source asking for that name: one of them may have it now."""
+        waiting = self._memory.blocked_by.pop((namespace, name), set())
+        if change is Change.DELETED:
+            waiting |= {object_key(namespace, s) for s in self._claimants.names(namespace, name)}
+        return [(source, Lane.ROUTINE) for source in sorted(waiting)]
+
+    def _claim(self, key: str, source: Service | None) -> list[Work]:
+        """Record the name ``key`` asks for now (none when gone or not opted in); when that changes,
+        the other sources asking for the old name are queued: the name may be theirs now."""
+        namespace, name = split_key(key)
+        parsed = parse_config(source) if source is not None else None
+        wanted = parsed.config.leader_service_name if parsed is not None and parsed.config.enabled else None
+        before = self._claims.get(key)
+        if wanted == before:
+            return []
+        if before is not None:
+            self._claimants.remove(namespace, before, name)
+            del self._claims[key]
+        if wanted is not None:
+            self._claimants.add(namespace, wanted, name)
+            self._claims[key] = wanted
+        freed = self._claimants.names(namespace, before) if before is not None else set()
+        return [(object_key(namespace, other), Lane.ROUTINE) for other in sorted(freed)]
+
+    def rivals(self, key: str, leader_name: str) -> list[str]:
+        """The other sources of ``key``'s namespace asking for the leader Service name ``leader_name``."""
+        namespace, name = split_key(key)
+        return sorted(other for other in self._claimants.names(namespace, leader_name) if other != name)
 
     def pod_changed(self, change: Change, old: Pod | None, new: Pod | None) -> list[Work]:
         pod = new or old
@@ -183,6 +221,15 @@ class Tracker:
         object changes or goes away."""
         self._memory.blocked_by.setdefault((namespace, name), set()).add(key)
 
+    def set_conflicted(self, key: str, conflicted: bool) -> int:
+        """Record whether ``key`` is not served because its name is taken; the namespace's count."""
+        if conflicted:
+            self._memory.conflicted.add(key)
+        else:
+            self._memory.conflicted.discard(key)
+        namespace = split_key(key)[0]
+        return sum(1 for k in self._memory.conflicted if split_key(k)[0] == namespace)
+
     def told(self, key: str, topic: str, messages: tuple[str, ...]) -> bool:
         """Remember the standing condition ``topic`` of ``key`` as ``messages``; False when it was
         already told exactly so (the Events need not be recorded again)."""
@@ -206,8 +253,10 @@ class Tracker:
             names.discard(name)
         return len(names)
 
-    def forget(self, key: str) -> None:
-        """``key`` is no longer opted in (or gone): drop what was remembered about it."""
+    def forget(self, key: str, *, keep: tuple[str, ...] = ()) -> None:
+        """``key`` is no longer opted in (or gone): drop what was remembered about it, but the standing
+        conditions of the topics in ``keep``."""
         self._memory.leaderless.discard(key)
-        for topic in [topic for (k, topic) in self._memory.standing if k == key]:
+        self._memory.conflicted.discard(key)
+        for topic in [topic for (k, topic) in self._memory.standing if k == key and topic not in keep]:
             del self._memory.standing[(key, topic)]

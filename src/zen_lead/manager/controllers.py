@@ -42,7 +42,11 @@ class ControllerSpec:
 
 
 def _director(shared: Shared) -> Controller:
-    options = DirectorOptions(workers=shared.options.workers, node_zones=shared.options.node_zones)
+    options = DirectorOptions(
+        workers=shared.options.workers,
+        node_zones=shared.options.node_zones,
+        startup_grace=shared.options.startup_grace,
+    )
     return build_director(
         client=shared.client, cache=shared.cache, events=shared.events, gate=shared.gate, options=options
     )

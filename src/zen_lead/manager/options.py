@@ -38,3 +38,4 @@ class ManagerOptions:
     identity: str
     controllers: frozenset[str] = frozenset({"director"})
     addresses_file: str | None = None  # where to write the bound addresses as JSON
+    startup_grace: float = 60.0  # --startup-grace: a new leader Service's wait before NoEligiblePod

@@ -21,6 +21,7 @@ from zen_lead.director.core import (
     is_opted_in,
     mentions_zen_lead,
     parse_config,
+    told_problems,
 )
 
 
@@ -70,7 +71,20 @@ def test_other_enabled_values_are_reported_too() -> None:
 def test_external_name_services_cannot_be_opted_in() -> None:
     config, problems = parse(ENABLED, type="ExternalName", selector=None)
     assert not config.enabled
-    assert [p.key for p in problems] == [ANNOTATION_ENABLED]
+    assert [(p.key, p.reason) for p in problems] == [(ANNOTATION_ENABLED, "UnsupportedServiceType")]
+    assert "no leader Service is made" in problems[0].message
+
+
+def test_a_service_that_is_not_opted_in_is_told_only_about_a_malformed_enabled_value() -> None:
+    typo = {ANNOTATION_STICKY: "maybe"}
+    opted_out = parse_config(make_service(annotations={ANNOTATION_ENABLED: "false", **typo}))
+    assert [p.key for p in opted_out.problems] == [ANNOTATION_STICKY]
+    assert told_problems(opted_out) == ()
+    malformed = parse_config(make_service(annotations={ANNOTATION_ENABLED: "yes", **typo}))
+    assert [p.key for p in told_problems(malformed)] == [ANNOTATION_ENABLED]
+    opted_in = parse_config(make_service(annotations={**ENABLED, **typo}))
+    assert told_problems(opted_in) == opted_in.problems
+    assert [p.reason for p in opted_in.problems] == ["InvalidAnnotation"]
 
 
 def test_opt_in_helpers() -> None:

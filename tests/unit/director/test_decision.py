@@ -3,12 +3,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import msgspec
+import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.unit.director.builders import ENABLED, NOW, as_service, as_slice, make_pod, make_service
 from tests.unit.director.strategies import NAMED_HTTP, pod_lists, services
-from zen_lead.constants import ANNOTATION_LEADER_SINCE, ANNOTATION_STICKY
+from zen_lead.constants import ANNOTATION_LEADER_SERVICE_NAME, ANNOTATION_LEADER_SINCE, ANNOTATION_STICKY
 from zen_lead.director.core import (
+    STARTUP_GRACE,
     ConfigProblem,
     EventReason,
     EventType,
@@ -16,12 +19,14 @@ from zen_lead.director.core import (
     Plan,
     SlicePlan,
     current_leader,
+    name_conflicts,
     parse_config,
     plan_leader,
     plan_slices,
     problem_events,
 )
 from zen_lead.kube.structs import EndpointSlice, Pod, Service
+from zen_lead.kube.times import format_time
 
 
 @dataclass
@@ -83,10 +88,17 @@ class Cluster:
 
 
 def reasons(plan: Plan) -> list[EventReason]:
-    return [event.reason for event in plan.events]
+    """Everything the plan would tell a Service that had been told nothing yet."""
+    return [event.reason for event in (*plan.events, *plan.conflicts, *plan.leaderless)]
+
+
+def standing(plan: Plan) -> list[EventReason]:
+    """The standing conditions, as the shell compares them (by reason) to decide whether to tell again."""
+    return [event.reason for event in (*plan.conflicts, *plan.leaderless)]
 
 
 def quiet(plan: Plan, slice_plan: SlicePlan | None) -> bool:
+    """Nothing to write and nothing edge-triggered to tell (standing conditions are compared apart)."""
     return (
         not plan.events
         and not plan.create_service
@@ -139,21 +151,23 @@ def test_no_eligible_pod_is_reported_once_when_the_leader_is_lost() -> None:
     plan, _ = cluster.reconcile(SOURCE, [make_pod("web-0")])
     plan, _slice_plan = cluster.reconcile(SOURCE, [make_pod("web-0", terminating=True)])
     assert reasons(plan) == [EventReason.NO_ELIGIBLE_POD]
-    assert plan.events[0].type is EventType.WARNING
-    assert "1 Terminating" in plan.events[0].message
-    assert "previous leader web-0 is Terminating" in plan.events[0].message
+    assert plan.leaderless[0].type is EventType.WARNING
+    assert "1 Terminating" in plan.leaderless[0].message
+    assert "previous leader web-0 is Terminating" in plan.leaderless[0].message
     assert cluster.routed_to() == set()
     assert [s.endpoints for s in cluster.slices.values()] == [()]
-    assert quiet(*cluster.reconcile(SOURCE, [make_pod("web-0", terminating=True)]))
+    again, slice_plan = cluster.reconcile(SOURCE, [make_pod("web-0", terminating=True)])
+    assert quiet(again, slice_plan)
+    assert standing(again) == standing(plan)  # the same condition: not told again
 
 
 def test_a_new_leader_service_without_eligible_pods_says_why_including_unresolvable_ports() -> None:
     source = make_service(ports=(NAMED_HTTP,))
     plan, _ = Cluster().reconcile(source, [make_pod("web-0"), make_pod("web-1", ready=False)])
     assert reasons(plan) == [EventReason.NO_ELIGIBLE_POD, EventReason.PORT_UNRESOLVABLE]
-    assert "1 NotReady, 1 PortUnresolvable" in plan.events[0].message
-    assert "http" in plan.events[1].message
-    assert "web-0" in plan.events[1].message
+    assert "1 NotReady, 1 PortUnresolvable" in plan.leaderless[0].message
+    assert "http" in plan.leaderless[1].message
+    assert "web-0" in plan.leaderless[1].message
 
 
 def test_a_foreign_service_holding_the_name_is_a_conflict_and_left_alone() -> None:
@@ -306,3 +320,84 @@ def test_slices_of_other_namespaces_are_ignored() -> None:
     )
     assert [m["metadata"]["name"] for m in slice_plan.to_apply] == ["web-leader-ipv4"]
     assert slice_plan.blocked == ()
+
+
+# ---- start-up: a first deploy is not a warning ------------------------------------------------
+def test_a_new_leader_service_waits_quietly_while_pods_start_then_warns_after_the_grace() -> None:
+    cluster = Cluster()
+    starting = [make_pod("web-0", ready=False), make_pod("web-1", phase="Pending", ready=False)]
+    plan, _ = cluster.reconcile(SOURCE, starting)
+    assert reasons(plan) == [EventReason.WAITING_FOR_ELIGIBLE_POD]
+    assert plan.leaderless[0].type is EventType.NORMAL
+    assert plan.requeue_after == pytest.approx(STARTUP_GRACE)  # when the Warning is due
+    created = msgspec.structs.replace(
+        cluster.services["web-leader"].metadata, creation_timestamp=format_time(NOW)
+    )
+    cluster.services["web-leader"] = msgspec.structs.replace(cluster.services["web-leader"], metadata=created)
+    plan, _ = cluster.reconcile(SOURCE, starting, now=NOW + STARTUP_GRACE / 2)
+    assert standing(plan) == [EventReason.WAITING_FOR_ELIGIBLE_POD]
+    assert plan.requeue_after == pytest.approx(STARTUP_GRACE / 2)
+    plan, _ = cluster.reconcile(SOURCE, starting, now=NOW + STARTUP_GRACE)
+    assert standing(plan) == [EventReason.NO_ELIGIBLE_POD]
+    assert plan.leaderless[0].type is EventType.WARNING
+    plan, _ = cluster.reconcile(SOURCE, [make_pod("web-0")], now=NOW + STARTUP_GRACE + 1)
+    assert reasons(plan) == [EventReason.LEADER_ELECTED]
+    assert plan.leaderless == ()
+
+
+def test_no_pod_yet_is_starting_too_but_no_selector_or_a_bad_port_warns_at_once() -> None:
+    plan, _ = Cluster().reconcile(SOURCE, [])
+    assert reasons(plan) == [EventReason.WAITING_FOR_ELIGIBLE_POD]
+    plan, _ = Cluster().reconcile(make_service(selector=None), [])
+    assert reasons(plan) == [EventReason.NO_ELIGIBLE_POD]
+    plan, _ = Cluster().reconcile(make_service(ports=(NAMED_HTTP,)), [make_pod("web-0")])
+    assert reasons(plan) == [EventReason.NO_ELIGIBLE_POD, EventReason.PORT_UNRESOLVABLE]
+
+
+def test_a_leader_lost_soon_after_creation_is_a_warning_at_once() -> None:
+    cluster = Cluster()
+    cluster.reconcile(SOURCE, [make_pod("web-0")])
+    plan, _ = cluster.reconcile(SOURCE, [make_pod("web-0", ready=False)], now=NOW + 1)
+    assert reasons(plan) == [EventReason.NO_ELIGIBLE_POD]
+
+
+# ---- two sources, one leader Service name ---------------------------------------------------------
+SHARED = {**ENABLED, ANNOTATION_LEADER_SERVICE_NAME: "shared"}
+
+
+def claimant(name: str, *, uid: str, created: float) -> Service:
+    service = make_service(name, uid=uid, annotations=SHARED)
+    meta = msgspec.structs.replace(service.metadata, creation_timestamp=format_time(created))
+    return msgspec.structs.replace(service, metadata=meta)
+
+
+def test_a_free_name_goes_to_the_oldest_source_and_the_other_is_told_who_has_it() -> None:
+    old, young = claimant("a", uid="uid-a", created=NOW - 100), claimant("b", uid="uid-b", created=NOW)
+    assert name_conflicts(old, name="shared", observed=None, rivals=[young]) is None
+    (lost,) = name_conflicts(young, name="shared", observed=None, rivals=[old]) or ()
+    assert lost.reason is EventReason.NAME_CONFLICT
+    assert "Service a, which is older" in lost.message
+    assert "b is not served" in lost.message
+
+
+def test_the_source_holding_the_name_keeps_it_even_against_an_older_one() -> None:
+    old, young = claimant("a", uid="uid-a", created=NOW - 100), claimant("b", uid="uid-b", created=NOW)
+    cluster = Cluster()
+    cluster.reconcile(young, [make_pod()])
+    held = cluster.services["shared"]
+    assert name_conflicts(young, name="shared", observed=held, rivals=[old]) is None
+    (lost,) = name_conflicts(old, name="shared", observed=held, rivals=[young]) or ()
+    assert "Service b, which holds it" in lost.message
+
+
+@given(st.permutations(range(4)), st.lists(st.integers(0, 3), min_size=4, max_size=4))
+def test_exactly_one_of_several_sources_gets_a_free_name(order: list[int], ages: list[int]) -> None:
+    sources = [claimant(f"s{i}", uid=f"uid-{i}", created=NOW - ages[i]) for i in order]
+    winners = [
+        s
+        for s in sources
+        if name_conflicts(s, name="shared", observed=None, rivals=[r for r in sources if r is not s]) is None
+    ]
+    assert len(winners) == 1
+    oldest = max(ages)  # created the longest ago
+    assert winners[0].metadata.name == min(f"s{i}" for i in range(4) if ages[i] == oldest)

@@ -6,8 +6,9 @@ import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.unit.director.builders import NAMESPACE, make_pod, make_service
+from tests.unit.director.builders import ENABLED, NAMESPACE, make_pod, make_service
 from zen_lead.constants import (
+    ANNOTATION_LEADER_SERVICE_NAME,
     ENDPOINTSLICE_MANAGED_BY_VALUE,
     LABEL_ENDPOINTSLICE_MANAGED_BY,
     LABEL_MANAGED_BY,
@@ -177,3 +178,31 @@ def test_a_pod_change_concerns_exactly_the_sources_selecting_it_before_or_after(
 
     expected = {key(f"s{i}") for i, sel in enumerate(selectors) if selects(sel, old) or selects(sel, new)}
     assert found == expected
+
+
+def shared(name: str) -> Service:
+    return make_service(name, uid=f"uid-{name}", annotations={**ENABLED, ANNOTATION_LEADER_SERVICE_NAME: "x"})
+
+
+def test_sources_asking_for_one_name_are_rivals_and_wake_each_other_when_it_frees() -> None:
+    tracker = Tracker()
+    a, b = shared("a"), shared("b")
+    opted_in(tracker, a)
+    assert tracker.service_changed(Change.ADDED, None, b) == [(key("b"), ROUTINE)]
+    assert tracker.rivals(key("a"), "x") == ["b"]
+    assert tracker.rivals(key("b"), "x") == ["a"]
+    # a stops asking for it (opts out): b may have the name now
+    assert tracker.service_changed(Change.MODIFIED, a, make_service("a", uid="uid-a")) == [
+        (key("a"), ROUTINE),
+        (key("b"), ROUTINE),
+    ]
+    assert tracker.rivals(key("b"), "x") == []
+    # the leader Service x (held by b) is deleted: every source asking for x is queued
+    opted_in(tracker, a)
+    held = make_service("x", labels={LABEL_MANAGED_BY: MANAGED_BY_VALUE, LABEL_SOURCE_SERVICE: "b"})
+    tracker.service_changed(Change.ADDED, None, held)
+    assert sorted(tracker.service_changed(Change.DELETED, held, None)) == [
+        (key("a"), ROUTINE),
+        (key("b"), FAILOVER),
+        (key("b"), ROUTINE),
+    ]

@@ -3,7 +3,8 @@
 Modules, lower ones first (imports point upwards in this list only): ``durations``,
 ``addresses``, ``names`` and ``ports`` (leaf helpers); ``config`` (annotations -> ``DirectorConfig``);
 ``selection`` (who leads); ``desired`` (the objects to apply); ``drift`` (does observed differ from
-desired?); ``ownership`` (what is ours); ``decision`` (all of it for one reconcile); ``reference``
+desired?); ``ownership`` (what is ours); ``events`` (what is told, and how); ``decision`` (all of it
+for one reconcile); ``reference``
 (the generated annotation reference). No I/O, no clock: time is always a parameter.
 """
 
@@ -18,18 +19,17 @@ from zen_lead.director.core.config import (
     is_opted_in,
     mentions_zen_lead,
     parse_config,
+    told_problems,
 )
 from zen_lead.director.core.decision import (
-    EventReason,
-    EventType,
+    STARTUP_GRACE,
     LeaderRef,
     Plan,
-    PlannedEvent,
     SlicePlan,
     current_leader,
+    name_conflicts,
     plan_leader,
     plan_slices,
-    problem_events,
 )
 from zen_lead.director.core.desired import JsonObject, desired_endpoint_slices, desired_leader_service
 from zen_lead.director.core.drift import (
@@ -39,6 +39,7 @@ from zen_lead.director.core.drift import (
     slice_needs_update,
 )
 from zen_lead.director.core.durations import parse_duration
+from zen_lead.director.core.events import EventReason, EventType, PlannedEvent, problem_events
 from zen_lead.director.core.names import endpoint_slice_name, is_dns1035_label, leader_service_name
 from zen_lead.director.core.ownership import is_leader_service, owns_leader_service, owns_slice
 from zen_lead.director.core.ports import PortResolution, ResolvedPort, required_port_names, resolve_ports
@@ -54,6 +55,7 @@ from zen_lead.director.core.selection import (
 
 __all__ = [
     "ANNOTATIONS",
+    "STARTUP_GRACE",
     "AnnotationSpec",
     "ConfigProblem",
     "DirectorConfig",
@@ -82,6 +84,7 @@ __all__ = [
     "is_opted_in",
     "leader_service_name",
     "mentions_zen_lead",
+    "name_conflicts",
     "owns_leader_service",
     "owns_slice",
     "parse_config",
@@ -100,4 +103,5 @@ __all__ = [
     "service_needs_update",
     "slice_must_replace",
     "slice_needs_update",
+    "told_problems",
 ]

@@ -11,7 +11,7 @@ Leader Service type (decision): the leader Service is ``ClusterIP`` whatever the
 allocates new ones; copying would collide with the source's). A headless source (``clusterIP: None``)
 gets a headless leader Service, so the leader name resolves straight to the leader pod's IP; headless
 Services can only be ``ClusterIP``, so another requested type is reported and ignored. ``ExternalName``
-sources have no pods and cannot be opted in.
+sources have no pods and cannot be opted in: they are told so (``UnsupportedServiceType``).
 
 ``ANNOTATIONS`` is the single source of the generated reference (``docs/annotations.md``).
 """
@@ -123,11 +123,13 @@ class DirectorConfig:
 
 @dataclass(frozen=True, slots=True)
 class ConfigProblem:
-    """An annotation value that was not honoured; ``message`` says what was done instead."""
+    """An annotation value that was not honoured; ``message`` says what was done instead; ``reason``
+    is the Event reason it is told with."""
 
     key: str
     value: str
     message: str
+    reason: str = "InvalidAnnotation"
 
 
 class ParsedConfig(NamedTuple):
@@ -172,6 +174,14 @@ def parse_config(source: Service) -> ParsedConfig:
     return ParsedConfig(config=config, problems=tuple(problems))
 
 
+def told_problems(parsed: ParsedConfig) -> tuple[ConfigProblem, ...]:
+    """The problems to tell the user: all of them for an opted-in Service; for one that is not, only
+    a malformed ``enabled`` value (an opted-out Service hears nothing about its other annotations)."""
+    if parsed.config.enabled:
+        return parsed.problems
+    return tuple(p for p in parsed.problems if p.key == ANNOTATION_ENABLED)
+
+
 def _enabled(source: Service, problems: list[ConfigProblem]) -> bool:
     value = source.metadata.annotations.get(ANNOTATION_ENABLED)
     if value is None or value == _FALSE:
@@ -180,8 +190,8 @@ def _enabled(source: Service, problems: list[ConfigProblem]) -> bool:
         problems.append(ConfigProblem(ANNOTATION_ENABLED, value, _enabled_message(value)))
         return False
     if source.spec.type == EXTERNAL_NAME:
-        message = "an ExternalName Service has no pods to lead; zen-lead ignores it"
-        problems.append(ConfigProblem(ANNOTATION_ENABLED, value, message))
+        message = "an ExternalName Service has no pods to lead: no leader Service is made"
+        problems.append(ConfigProblem(ANNOTATION_ENABLED, value, message, reason="UnsupportedServiceType"))
         return False
     return True
 

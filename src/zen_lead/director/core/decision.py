@@ -3,38 +3,39 @@
 The shell calls, in order (see the ``director.reconcile`` docstring for why this order):
 
 1. ``plan_leader`` with the source, its parsed config, the candidate pods, the observed leader Service
-   (the one named ``config.leader_service_name``, or ``None``) and the observed EndpointSlices. If
-   ``plan.conflict``: emit ``plan.events`` and stop, the name is someone else's. If
-   ``plan.replace_service``: delete the observed leader Service (UID precondition), then create.
-   If ``plan.create_service``: apply ``plan.service`` first; its UID owns the slices.
+   (the one named ``config.leader_service_name``, or ``None``), the observed EndpointSlices and the
+   other opted-in sources asking for the same leader Service name (``rivals``). If ``plan.conflict``:
+   tell ``plan.conflicts`` and stop, the name is someone else's. If ``plan.replace_service``: delete
+   the observed leader Service (UID precondition), then create. If ``plan.create_service``: apply
+   ``plan.service`` first; its UID owns the slices.
 2. ``plan_slices`` with the leader Service as it now exists: delete ``to_replace``, apply ``to_apply``
    (the routing write), then, if ``plan.update_service``, apply ``plan.service``; then delete
    ``to_delete``.
-3. Emit ``plan.events``; requeue after ``plan.requeue_after`` seconds if set.
+3. Emit ``plan.events``, tell ``plan.leaderless``; requeue after ``plan.requeue_after`` seconds if set.
 
 Who leads *now* is read from the routing truth, the endpoints of the slices zen-lead owns, and only
 without such slices from the leader Service's annotation (an annotation write can fail after the slice
-write that matters). Leader events are edge-triggered against that: ``LeaderElected``,
-``LeaderChanged`` and ``NoEligiblePod`` (with ``PortUnresolvable`` when it explains why) are emitted
-only when the leader changes, or when the leader Service is about to be created. ``NameConflict`` and
-``problem_events`` describe standing conditions and come on every plan: the shell deduplicates them.
+write that matters). ``LeaderElected`` and ``LeaderChanged`` are edge-triggered against that: emitted
+only when the leader changes. Having no leader is a standing condition (``plan.leaderless``, see
+``core.events``): a leader just lost is a Warning at once; a leader Service that never had a leader is
+Normal ``WaitingForEligiblePod`` for ``startup_grace`` seconds after it was made while its pods may be
+starting. ``plan.conflicts`` is standing too. The shell tells standing conditions once per change.
+
+Leader Service names are unique per namespace, so two sources may ask for one (``NameConflict``). The
+winner is deterministic: the source that holds the name keeps it while it asks for it (no routing is
+taken away); a free name goes to the oldest source asking (creation time, then name). The others are
+not served until the name is free, and are told who has it.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import NamedTuple
 
-from zen_lead.constants import (
-    ANNOTATION_LEADER_POD,
-    ANNOTATION_LEADER_POD_UID,
-    ANNOTATION_LEADER_SERVICE_NAME,
-    ANNOTATION_LEADER_SINCE,
-)
-from zen_lead.director.core.config import ConfigProblem, DirectorConfig
+from zen_lead.constants import ANNOTATION_LEADER_POD, ANNOTATION_LEADER_POD_UID, ANNOTATION_LEADER_SINCE
+from zen_lead.director.core.config import DirectorConfig
 from zen_lead.director.core.desired import JsonObject, desired_endpoint_slices, desired_leader_service
 from zen_lead.director.core.drift import (
     service_must_replace,
@@ -42,35 +43,22 @@ from zen_lead.director.core.drift import (
     slice_must_replace,
     slice_needs_update,
 )
+from zen_lead.director.core.events import (
+    PlannedEvent,
+    foreign_name_conflict,
+    leader_events,
+    leaderless_events,
+    rival_name_conflict,
+)
 from zen_lead.director.core.ownership import is_leader_service, owns_leader_service, owns_slice
 from zen_lead.director.core.ports import PortResolution, resolve_ports
-from zen_lead.director.core.selection import Ineligibility, Selection, select_leader
+from zen_lead.director.core.selection import Selection, select_leader
 from zen_lead.kube.structs import EndpointSlice, Pod, Service
-from zen_lead.kube.times import format_time
+from zen_lead.kube.times import format_time, parse_time
 
-_EXAMPLES = 3
-
-
-class EventType(StrEnum):
-    NORMAL = "Normal"
-    WARNING = "Warning"
-
-
-class EventReason(StrEnum):
-    LEADER_ELECTED = "LeaderElected"
-    LEADER_CHANGED = "LeaderChanged"
-    NO_ELIGIBLE_POD = "NoEligiblePod"
-    PORT_UNRESOLVABLE = "PortUnresolvable"
-    INVALID_ANNOTATION = "InvalidAnnotation"
-    NAME_CONFLICT = "NameConflict"
-
-
-class PlannedEvent(NamedTuple):
-    """An Event to record on the source Service."""
-
-    type: EventType
-    reason: EventReason
-    message: str
+# How long a new leader Service may wait for its first eligible pod before NoEligiblePod is a Warning
+# (``zen-lead run --startup-grace``): a Deployment applied with its Service passes through it.
+STARTUP_GRACE = 60.0
 
 
 class LeaderRef(NamedTuple):
@@ -91,8 +79,10 @@ class Plan:
     update_service: bool
     replace_service: bool
     leader_changed: bool
-    events: tuple[PlannedEvent, ...]
+    events: tuple[PlannedEvent, ...]  # edge-triggered: LeaderElected, LeaderChanged
     requeue_after: float | None
+    leaderless: tuple[PlannedEvent, ...] = ()  # standing: no leader (Normal while starting, or Warnings)
+    conflicts: tuple[PlannedEvent, ...] = ()  # standing: the name is someone else's
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,14 +95,6 @@ class SlicePlan:
     to_replace: tuple[str, ...]
     to_delete: tuple[str, ...]
     blocked: tuple[str, ...]
-
-
-def problem_events(problems: Iterable[ConfigProblem]) -> tuple[PlannedEvent, ...]:
-    """One ``InvalidAnnotation`` Warning per configuration problem."""
-    return tuple(
-        PlannedEvent(EventType.WARNING, EventReason.INVALID_ANNOTATION, f"{p.key}={p.value!r}: {p.message}")
-        for p in problems
-    )
 
 
 def current_leader(*, leader_service: Service | None, slices: Iterable[EndpointSlice]) -> LeaderRef | None:
@@ -143,10 +125,13 @@ def plan_leader(
     observed: Service | None,
     observed_slices: Iterable[EndpointSlice],
     now: float,
+    rivals: Sequence[Service] = (),
+    startup_grace: float = STARTUP_GRACE,
 ) -> Plan:
     """Select the leader and decide the leader Service for an opted-in ``source``."""
-    if observed is not None and not owns_leader_service(observed, source.metadata.uid):
-        return _conflict(config, source=source, holder=observed)
+    conflicts = name_conflicts(source, name=config.leader_service_name, observed=observed, rivals=rivals)
+    if conflicts is not None:
+        return _conflict(config, conflicts)
     candidates = list(pods)
     previous = current_leader(leader_service=observed, slices=observed_slices)
     selection = select_leader(
@@ -170,10 +155,25 @@ def plan_leader(
     )
     replace = observed is not None and service_must_replace(observed, service)
     events: tuple[PlannedEvent, ...] = ()
-    if changed or observed is None:
-        events = _leader_events(
-            source, config=config, selection=selection, previous=previous, pods=candidates
+    if changed:
+        events = leader_events(
+            service=config.leader_service_name,
+            selection=selection,
+            previous=previous.name if previous else None,
         )
+    waited = _age(observed, now)
+    leaderless = leaderless_events(
+        source,
+        service=config.leader_service_name,
+        selection=selection,
+        previous=previous.name if previous else None,
+        pods=candidates,
+        waited=waited,
+        grace=startup_grace,
+    )
+    requeue_after = selection.requeue_after
+    if leader is None and previous is None and waited < startup_grace:
+        requeue_after = min(requeue_after or math.inf, startup_grace - waited)  # the Warning is due then
     return Plan(
         config=config,
         conflict=False,
@@ -185,8 +185,42 @@ def plan_leader(
         replace_service=replace,
         leader_changed=changed,
         events=events,
-        requeue_after=selection.requeue_after,
+        requeue_after=requeue_after,
+        leaderless=leaderless,
     )
+
+
+def name_conflicts(
+    source: Service, *, name: str, observed: Service | None, rivals: Sequence[Service]
+) -> tuple[PlannedEvent, ...] | None:
+    """``None`` when ``source`` may have the leader Service name; else the conflict to tell (empty:
+    the name is held by a leader Service of an earlier incarnation, which garbage collection removes)."""
+    if observed is not None and owns_leader_service(observed, source.metadata.uid):
+        return None
+    if observed is not None:
+        holder = next((r for r in rivals if owns_leader_service(observed, r.metadata.uid)), None)
+        if holder is not None:
+            return (rival_name_conflict(source, name=name, rival=holder, holds=True),)
+        if not is_leader_service(observed):
+            return (foreign_name_conflict(source, holder=observed),)
+        return ()
+    older = [r for r in rivals if _seniority(r) < _seniority(source)]
+    if older:
+        return (rival_name_conflict(source, name=name, rival=min(older, key=_seniority), holds=False),)
+    return None
+
+
+def _seniority(service: Service) -> tuple[float, str]:
+    created = parse_time(service.metadata.creation_timestamp)
+    return (math.inf if created is None else created, service.metadata.name)
+
+
+def _age(observed: Service | None, now: float) -> float:
+    """Seconds since the leader Service was made (0: it is about to be; unknown: older than any grace)."""
+    if observed is None:
+        return 0.0
+    created = parse_time(observed.metadata.creation_timestamp)
+    return math.inf if created is None else max(0.0, now - created)
 
 
 def plan_slices(
@@ -233,15 +267,7 @@ def plan_slices(
     )
 
 
-def _conflict(config: DirectorConfig, *, source: Service, holder: Service) -> Plan:
-    events: tuple[PlannedEvent, ...] = ()
-    if not is_leader_service(holder):  # a zen-lead Service of an earlier incarnation: GC removes it
-        message = (
-            f"Service {holder.metadata.name} exists and is not managed by zen-lead for "
-            f"{source.metadata.name}; it is left untouched. Set {ANNOTATION_LEADER_SERVICE_NAME} "
-            "to choose another name"
-        )
-        events = (PlannedEvent(EventType.WARNING, EventReason.NAME_CONFLICT, message),)
+def _conflict(config: DirectorConfig, conflicts: tuple[PlannedEvent, ...]) -> Plan:
     return Plan(
         config=config,
         conflict=True,
@@ -252,8 +278,9 @@ def _conflict(config: DirectorConfig, *, source: Service, holder: Service) -> Pl
         update_service=False,
         replace_service=False,
         leader_changed=False,
-        events=events,
+        events=(),
         requeue_after=None,
+        conflicts=conflicts,
     )
 
 
@@ -262,56 +289,3 @@ def _leader_since(observed: Service | None, *, leader: Pod | None, changed: bool
         return None
     kept = None if changed or observed is None else observed.metadata.annotations.get(ANNOTATION_LEADER_SINCE)
     return kept or format_time(now)
-
-
-def _leader_events(
-    source: Service,
-    *,
-    config: DirectorConfig,
-    selection: Selection,
-    previous: LeaderRef | None,
-    pods: Sequence[Pod],
-) -> tuple[PlannedEvent, ...]:
-    leader, service = selection.leader, config.leader_service_name
-    if leader is not None and previous is None:
-        message = f"pod {leader.metadata.name} leads {service} ({selection.eligible_count} eligible)"
-        return (PlannedEvent(EventType.NORMAL, EventReason.LEADER_ELECTED, message),)
-    if leader is not None and previous is not None:
-        why = (
-            f"{previous.name} is {selection.previous_ineligibility}"
-            if selection.previous_ineligibility is not None
-            else f"{leader.metadata.name} has been Ready longer (sticky: false)"
-        )
-        message = f"leader of {service} changed from pod {previous.name} to {leader.metadata.name}: {why}"
-        return (PlannedEvent(EventType.NORMAL, EventReason.LEADER_CHANGED, message),)
-    return _no_leader_events(source, service=service, selection=selection, previous=previous, pods=pods)
-
-
-def _no_leader_events(
-    source: Service, *, service: str, selection: Selection, previous: LeaderRef | None, pods: Sequence[Pod]
-) -> tuple[PlannedEvent, ...]:
-    counts = Counter(reason for _, reason in selection.ineligible)
-    if not source.spec.selector:
-        summary = "the Service has no selector, so no pod can lead"
-    elif not counts:
-        summary = "no pod matches the Service's selector"
-    else:
-        detail = ", ".join(f"{n} {reason}" for reason, n in sorted(counts.items()))
-        summary = f"none of {sum(counts.values())} selected pods is eligible ({detail})"
-    lost = f"; previous leader {previous.name} is {selection.previous_ineligibility}" if previous else ""
-    message = f"{summary}{lost}; {service} has no endpoints until a pod becomes eligible"
-    events = [PlannedEvent(EventType.WARNING, EventReason.NO_ELIGIBLE_POD, message)]
-    unresolvable = [
-        name for name, reason in selection.ineligible if reason is Ineligibility.PORT_UNRESOLVABLE
-    ]
-    if unresolvable:
-        example = next(p for p in pods if p.metadata.name == unresolvable[0])
-        missing = ", ".join(resolve_ports(source.spec.ports, example).unresolved)
-        more = f" and {len(unresolvable) - _EXAMPLES} more" if len(unresolvable) > _EXAMPLES else ""
-        examples = ", ".join(unresolvable[:_EXAMPLES])
-        message = (
-            f"named targetPort {missing} is not declared by pod(s) {examples}{more} "
-            "(matched by name and protocol), so they cannot lead"
-        )
-        events.append(PlannedEvent(EventType.WARNING, EventReason.PORT_UNRESOLVABLE, message))
-    return tuple(events)
