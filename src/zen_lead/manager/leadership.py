@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from zen_lead.election import LeaderElector, Leadership, Timing
+from zen_lead.election import LeaderElector, Leadership
 from zen_lead.manager.options import ManagerOptions
 from zen_lead.observability.metrics import IS_LEADER
 
@@ -45,11 +45,7 @@ async def run_with_leadership(options: ManagerOptions, work: Work, stop: asyncio
         namespace=options.leader_election_namespace,
         identity=options.identity,
         kubeconfig=options.kubeconfig,
-        timing=Timing(
-            lease_duration=options.lease_duration,
-            renew_deadline=options.renew_deadline,
-            retry_period=options.retry_period,
-        ),
+        timing=options.timing,
         on_started_leading=lead,
     )
     runner = asyncio.create_task(elector.run(), name="elector")
