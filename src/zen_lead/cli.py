@@ -140,8 +140,12 @@ def status(name: str) -> None:
 @cluster.command()
 @_name
 def env(name: str) -> None:
-    """Print shell exports for the cluster (eval "$(zen-lead cluster env)")."""
-    for line in LocalCluster(name).env():
+    """Print shell exports for a running cluster (eval "$(zen-lead cluster env)"); exit 1 without one."""
+    try:
+        lines = list(LocalCluster(name).env())
+    except ClusterError as error:
+        raise _cluster_error(error) from error
+    for line in lines:
         click.echo(line)
 
 

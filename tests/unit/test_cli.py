@@ -1,11 +1,14 @@
-"""The command line without a cluster: the help's one style and durations."""
+"""The command line without a cluster: the help's one style, durations, and ``cluster env`` refusing a
+cluster that is not there."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
@@ -66,3 +69,24 @@ def test_durations_take_go_syntax_or_bare_seconds(text: str | int, seconds: floa
 def test_other_durations_are_refused(text: str) -> None:
     with pytest.raises(click.BadParameter, match="is not a duration"):
         Duration().convert(text, None, None)
+
+
+def test_env_of_a_cluster_that_does_not_exist_fails(tmp_path: Path) -> None:
+    result = zen_lead("cluster", "env", "--name", "nosuch", env={"ZEN_LEAD_CACHE": str(tmp_path)})
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "Error: cluster 'nosuch' does not exist (start it: zen-lead cluster up --name nosuch)"
+    ]
+
+
+def test_env_of_a_stopped_cluster_fails(tmp_path: Path) -> None:
+    state = tmp_path / "clusters" / "stopped"
+    state.mkdir(parents=True)
+    (state / "layout.json").write_text("{}")  # what `cluster down` leaves behind
+    (state / "status.json").write_text(json.dumps({"phase": "stopped", "supervisor_pid": None}))
+    result = zen_lead("cluster", "env", "--name", "stopped", env={"ZEN_LEAD_CACHE": str(tmp_path)})
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "Error: cluster 'stopped' is not running (start it: zen-lead cluster up --name stopped)"
+    ]
