@@ -149,6 +149,38 @@ def env(name: str) -> None:
         click.echo(line)
 
 
+@cluster.command("pod-ready")
+@click.argument("pod")
+@click.option("-n", "--namespace", default="default", show_default=True, help="The pod's namespace.")
+@click.option(
+    "--ready/--not-ready",
+    default=True,
+    show_default=True,
+    help="Make the pod Ready, or NotReady as a failing readiness probe would.",
+)
+@_name
+def pod_ready(pod: str, namespace: str, ready: bool, name: str) -> None:
+    """Make a simulated pod NotReady (--not-ready) or Ready again, as its kubelet would.
+
+    Writes the containers' ready status and the Ready and ContainersReady conditions, so controllers and
+    `kubectl get pods` (READY 0/1, still Running) agree. kwok leaves the pod so until it is changed again.
+    """
+    from lightkube import ApiError
+
+    from zen_lead.kube.config import sync_client
+    from zen_lead.localcluster.pods import set_pod_readiness
+
+    local = LocalCluster(name)
+    try:
+        local.require_running()
+        client = sync_client(local.state / "kubeconfig", field_manager="zen-lead-cli")
+        click.echo(set_pod_readiness(client, pod, namespace=namespace, ready=ready))
+    except ClusterError as error:
+        raise _cluster_error(error) from error
+    except ApiError as error:  # the apiserver's answer (not found, forbidden) is for the user
+        raise click.ClickException(f"pod {namespace}/{pod}: {error.status.message}") from error
+
+
 @cluster.command()
 @click.option(
     "--test-tools/--no-test-tools",
