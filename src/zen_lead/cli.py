@@ -79,13 +79,16 @@ def _cluster_error(error: ClusterError) -> click.ClickException:
 
 
 @main.command()
-@click.option("--keep", is_flag=True, help="Leave the demo cluster running afterwards.")
-def demo(keep: bool) -> None:
+@click.option("--keep", is_flag=True, help="Leave the cluster running afterwards, and say how to try it.")
+@click.option(
+    "--name", default="demo", show_default=True, help="Cluster to use; one already running is left running."
+)
+def demo(keep: bool, name: str) -> None:
     """Live failover demo on the embedded local cluster (builds it on first use)."""
     from zen_lead.demo.run import run_demo
 
     try:
-        run_demo(keep=keep)
+        run_demo(keep=keep, name=name)
     except ClusterError as error:
         raise _cluster_error(error) from error
 
