@@ -67,5 +67,9 @@ def test_a_running_cluster_is_left_running_with_the_hint(cluster: ClusterInfo, k
         assert "zen-lead cluster pod-ready postgres-" in result.stdout
         assert f"-n {NAMESPACE} --name {cluster.name} --not-ready" in result.stdout
         assert LocalCluster(cluster.name).is_running()
+        again = demo("--name", cluster.name)  # the pod the first run left NotReady is made Ready first
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "was left NotReady (by an earlier run, or by you): making it Ready again" in again.stdout
+        assert_failovers(again.stdout)
     finally:
         kube.delete(Namespace, NAMESPACE)

@@ -11,13 +11,14 @@ import sys
 import time
 
 import pytest
-from lightkube import Client
+from lightkube import ApiError, Client
 from lightkube.models.core_v1 import Container, PodSpec
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Pod
 
 from tests.support.wait import eventually
 from zen_lead.localcluster import ClusterInfo
+from zen_lead.localcluster.pods import readiness_patch, set_pod_readiness
 
 pytestmark = pytest.mark.cluster
 
@@ -93,6 +94,17 @@ def test_not_ready_and_ready_again_as_kubectl_shows_it(
     [ready] = [c for c in pod.status.conditions if c.type == "Ready"]
     assert ready.reason is None
     assert ready.message is None
+
+
+def test_a_patch_from_an_older_copy_is_refused(kube: Client, namespace: str, running_pod: str) -> None:
+    """The patch carries the resourceVersion it was computed from: a status written meanwhile is never
+    overwritten with an older copy (``set_pod_readiness`` reads again and redoes it)."""
+    old = kube.get(Pod, running_pod, namespace=namespace)
+    set_pod_readiness(kube, running_pod, namespace=namespace, ready=False)  # someone else writes meanwhile
+    with pytest.raises(ApiError) as conflict:
+        kube.patch(Pod.Status, running_pod, namespace=namespace, obj=readiness_patch(old, ready=True))
+    assert conflict.value.status.code == 409
+    assert kubectl_row(kube, namespace, running_pod)["Ready"] == "0/2"
 
 
 def test_a_pod_that_is_not_there_is_one_line(cluster: ClusterInfo, namespace: str) -> None:
