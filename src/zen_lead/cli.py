@@ -1,32 +1,97 @@
-"""The ``zen-lead`` command: ``run`` (the manager), ``cluster`` (the local control plane), ``demo``."""
+"""The ``zen-lead`` command: ``run`` (the manager), ``cluster`` (the local control plane), ``demo``.
+
+Every error a user can make is one line on stderr and a non-zero exit: ``Error: ...``. A wrong flag or
+value exits 2 (click's usage error, without the usage text: ``--help`` has it); anything else found
+before start-up (a kubeconfig that does not load, a timing the elector would refuse) exits 1.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
 from zen_lead import __version__
+from zen_lead.director.core import STARTUP_GRACE
+from zen_lead.director.core.durations import parse_duration
+from zen_lead.election import Timing
 from zen_lead.localcluster import ClusterError, LocalCluster
+from zen_lead.manager import options as defaults
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class OneLineUsageError(click.ClickException):
+    """A usage error said in one line, as every other error of the command line is."""
+
+    exit_code = 2
+
+
+class _Command(click.Command):
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as error:
+            path = error.ctx.command_path if error.ctx is not None else self.name
+            raise OneLineUsageError(f"{error.format_message()} (see: {path} --help)") from error
+
+
+class _Group(click.Group):
+    command_class = _Command
+    group_class = type  # subgroups are of this class too
+
+
+class Duration(click.ParamType):  # type: ignore[type-arg]  # generic only from click 8.2 or so
+    """A Go duration (``15s``, ``1m30s``, ``500ms``), as the annotations and Kubernetes' own components
+    take them; a bare number is seconds, the flags' older form. Converted to seconds (a float)."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, float | int) and not isinstance(value, bool):
+            return float(value)
+        text = str(value).strip()
+        try:
+            seconds: float | None = float(text)
+        except ValueError:
+            seconds = parse_duration(text)
+        if seconds is None or not math.isfinite(seconds):
+            self.fail(f"{value!r} is not a duration: write it as 15s, 1m30s or 500ms", param, ctx)
+        return seconds
+
+
+def seconds_text(seconds: float) -> str:
+    """``15.0`` -> ``15s``: how the help shows a duration's default."""
+    return f"{seconds:g}s"
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="zen-lead")
 def main() -> None:
     """Kubernetes-native leader election and single-active routing."""
 
 
+def _cluster_error(error: ClusterError) -> click.ClickException:
+    return click.ClickException(str(error))
+
+
 @main.command()
-@click.option("--keep", is_flag=True, help="Leave the demo cluster running afterwards.")
-def demo(keep: bool) -> None:
+@click.option("--keep", is_flag=True, help="Leave the cluster running afterwards, and say how to try it.")
+@click.option(
+    "--name", default="demo", show_default=True, help="Cluster to use; one already running is left running."
+)
+def demo(keep: bool, name: str) -> None:
     """Live failover demo on the embedded local cluster (builds it on first use)."""
     from zen_lead.demo.run import run_demo
 
     try:
-        run_demo(keep=keep)
+        run_demo(keep=keep, name=name)
     except ClusterError as error:
-        raise click.ClickException(str(error)) from error
+        raise _cluster_error(error) from error
 
 
 @main.group()
@@ -41,13 +106,13 @@ _name = click.option("--name", default="default", show_default=True, help="Clust
 @_name
 @click.option("--nodes", default=3, show_default=True, help="Simulated (kwok) nodes to register.")
 @click.option("--zones", default=3, show_default=True, help="Zones the nodes are spread over.")
-@click.option("--apiserver-port", type=int, default=None, help="Fixed apiserver port (default: a free one).")
+@click.option("--apiserver-port", type=int, default=None, show_default="a free port", help="Apiserver port.")
 def up(name: str, nodes: int, zones: int, apiserver_port: int | None) -> None:
     """Build (first run only) and start a local cluster; reuse it if already running."""
     try:
         info = LocalCluster(name, nodes=nodes, zones=zones, apiserver_port=apiserver_port).up()
     except ClusterError as error:
-        raise click.ClickException(str(error)) from error
+        raise _cluster_error(error) from error
     state = "reused" if info.reused else "started"
     click.echo(
         f"{state} cluster {info.name!r}: {info.server} (Kubernetes {info.kubernetes_version}), "
@@ -63,7 +128,7 @@ def down(name: str) -> None:
     try:
         was_running = LocalCluster(name).down()
     except ClusterError as error:
-        raise click.ClickException(str(error)) from error
+        raise _cluster_error(error) from error
     click.echo(f"cluster {name!r} stopped" if was_running else f"cluster {name!r} was not running")
 
 
@@ -79,9 +144,45 @@ def status(name: str) -> None:
 @cluster.command()
 @_name
 def env(name: str) -> None:
-    """Print shell exports for the cluster (eval "$(zen-lead cluster env)")."""
-    for line in LocalCluster(name).env():
+    """Print shell exports for a running cluster (eval "$(zen-lead cluster env)"); exit 1 without one."""
+    try:
+        lines = list(LocalCluster(name).env())
+    except ClusterError as error:
+        raise _cluster_error(error) from error
+    for line in lines:
         click.echo(line)
+
+
+@cluster.command("pod-ready")
+@click.argument("pod")
+@click.option("-n", "--namespace", default="default", show_default=True, help="The pod's namespace.")
+@click.option(
+    "--ready/--not-ready",
+    default=True,
+    show_default=True,
+    help="Make the pod Ready, or NotReady as a failing readiness probe would.",
+)
+@_name
+def pod_ready(pod: str, namespace: str, ready: bool, name: str) -> None:
+    """Make a simulated pod NotReady (--not-ready) or Ready again, as its kubelet would.
+
+    Writes the containers' ready status and the Ready and ContainersReady conditions, so controllers and
+    `kubectl get pods` (READY 0/1, still Running) agree. kwok leaves the pod so until it is changed again.
+    """
+    from lightkube import ApiError
+
+    from zen_lead.kube.config import sync_client
+    from zen_lead.localcluster.pods import set_pod_readiness
+
+    local = LocalCluster(name)
+    try:
+        local.require_running()
+        client = sync_client(local.state / "kubeconfig", field_manager="zen-lead-cli")
+        click.echo(set_pod_readiness(client, pod, namespace=namespace, ready=ready))
+    except ClusterError as error:
+        raise _cluster_error(error) from error
+    except ApiError as error:  # the apiserver's answer (not found, forbidden) is for the user
+        raise click.ClickException(f"pod {namespace}/{pod}: {error.status.message}") from error
 
 
 @cluster.command()
@@ -99,229 +200,177 @@ def build(test_tools: bool) -> None:
         binaries = ensure_binaries()
         tools = [(tool, ensure_go_tool(tool)) for tool in TEST_TOOLS] if test_tools else []
     except ClusterError as error:
-        raise click.ClickException(str(error)) from error
+        raise _cluster_error(error) from error
     click.echo(f"Kubernetes {binaries.kubernetes_version}: {binaries.kube}")
     click.echo(f"kwok: {binaries.kwok}")
     for tool, path in tools:
         click.echo(f"{tool.name} {tool.version}: {path}")
 
 
-def _env(name: str) -> str:
-    return f"ZEN_LEAD_{name.upper().replace('-', '_')}"
+def _env(*flags: str) -> list[str]:
+    """The environment variables of a flag and its older names: ``ZEN_LEAD_<FLAG>``."""
+    return [f"ZEN_LEAD_{flag.upper().replace('-', '_')}" for flag in flags]
 
 
-@main.command()
+def _option(*names: str, **kwargs: Any) -> Callable[[F], F]:
+    """A ``run`` flag: its kube-controller-manager or controller-runtime name first, older names after,
+    one environment variable per name, and its default shown in the help as every other's."""
+    flags = [name.lstrip("-").split("/")[0] for name in names if name.startswith("--")]
+    return click.option(*names, envvar=_env(*flags), show_default=kwargs.pop("show_default", True), **kwargs)
+
+
+_TIMING = Timing()
+
+
+def _timing_option(name: str, help_text: str) -> Callable[[F], F]:
+    """A duration of the election: ``--leader-elect-<name>`` (older: ``--<name>``), ``Timing``'s default."""
+    field = name.replace("-", "_")
+    return _option(
+        f"--leader-elect-{name}",
+        f"--{name}",
+        field,
+        type=Duration(),
+        default=seconds_text(getattr(_TIMING, field)),
+        help=help_text,
+    )
+
+
+@main.command(epilog="Every flag can also be set as ZEN_LEAD_<FLAG>, e.g. ZEN_LEAD_KUBE_API_QPS=100.")
 @click.option(
     "--kubeconfig",
     envvar="KUBECONFIG",
+    metavar="PATH",
     default=None,
-    help="Path to a kubeconfig (default: in-cluster config, then ~/.kube/config).",
+    show_default="$KUBECONFIG, in a pod its service account, else ~/.kube/config",
+    help="Path to a kubeconfig.",
 )
-@click.option(
+@_option(
     "--namespace",
     "namespaces",
+    metavar="NAME",
     multiple=True,
-    envvar=_env("namespace"),
-    help="Namespace to manage (repeatable). Default: the pod's own namespace.",
+    show_default="the pod's own, else the kubeconfig context's",
+    help="Namespace to manage (repeatable).",
 )
-@click.option(
-    "--all-namespaces",
-    is_flag=True,
-    envvar=_env("all-namespaces"),
-    help="Manage Services in every namespace (needs cluster-wide RBAC).",
+@_option("--all-namespaces", is_flag=True, help="Manage Services in every namespace (cluster-wide RBAC).")
+@_option(
+    "--metrics-bind-address", metavar="[HOST]:PORT", default=":8080", help="Address for /metrics; 0 disables."
 )
-@click.option(
-    "--metrics-bind-address",
-    default=":8080",
-    show_default=True,
-    envvar=_env("metrics-bind-address"),
-    help="Address for /metrics; 0 disables.",
-)
-@click.option(
+@_option(
     "--health-probe-bind-address",
+    metavar="[HOST]:PORT",
     default=":8081",
-    show_default=True,
-    envvar=_env("health-probe-bind-address"),
     help="Address for /healthz and /readyz; 0 disables.",
 )
-@click.option(
+@_option(
     "--leader-elect/--no-leader-elect",
     default=True,
-    show_default=True,
-    envvar=_env("leader-elect"),
     help="Run writers only while holding the manager Lease (always on in production).",
 )
-@click.option(
+@_option(
+    "--leader-elect-resource-name",
     "--leader-election-id",
+    "leader_election_id",
     default="zen-lead-manager",
-    show_default=True,
-    envvar=_env("leader-election-id"),
     help="Name of the manager Lease.",
 )
-@click.option(
+@_option(
+    "--leader-elect-resource-namespace",
     "--leader-election-namespace",
+    "leader_election_namespace",
     default=None,
-    envvar=_env("leader-election-namespace"),
-    help="Namespace of the manager Lease. Default: the first managed namespace.",
+    show_default="the first managed namespace",
+    help="Namespace of the manager Lease.",
 )
-@click.option(
-    "--lease-duration",
-    default=15.0,
-    show_default=True,
-    envvar=_env("lease-duration"),
-    help="Seconds a standby waits before taking over an unrenewed Lease.",
+@_timing_option(
+    "lease-duration", "How long a standby waits before taking over an unrenewed Lease (whole seconds)."
 )
-@click.option(
-    "--renew-deadline",
-    default=10.0,
-    show_default=True,
-    envvar=_env("renew-deadline"),
-    help="Seconds the leader keeps trying to renew before it steps down.",
-)
-@click.option(
-    "--retry-period",
-    default=2.0,
-    show_default=True,
-    envvar=_env("retry-period"),
-    help="Seconds between acquire/renew attempts.",
-)
-@click.option(
+@_timing_option("renew-deadline", "How long the leader keeps trying to renew before it steps down.")
+@_timing_option("retry-period", "How long to wait between acquire and renew attempts.")
+@_option(
+    "--kube-api-qps",
     "--qps",
-    default=None,
-    type=float,
-    envvar=_env("qps"),
-    help="Client-side sustained request rate to the apiserver (0 = unlimited). Default: 500.",
+    "qps",
+    type=click.FloatRange(min=0),
+    default=defaults.DEFAULT_QPS,
+    help="Client-side sustained request rate to the apiserver (0 = unlimited).",
 )
-@click.option(
-    "--burst", default=None, type=int, envvar=_env("burst"), help="Client-side burst. Default: 1000."
+@_option(
+    "--kube-api-burst",
+    "--burst",
+    "burst",
+    type=click.IntRange(min=1),
+    default=defaults.DEFAULT_BURST,
+    help="Client-side burst.",
 )
-@click.option(
+@_option(
     "--workers",
-    default=None,
-    type=int,
-    envvar=_env("workers"),
-    help="Concurrent reconciles (writes in flight). Default: 64.",
+    type=click.IntRange(min=1),
+    default=defaults.DEFAULT_WORKERS,
+    help="Concurrent reconciles (writes in flight).",
 )
-@click.option(
+@_option(
     "--node-zones/--no-node-zones",
     default=False,
-    show_default=True,
-    envvar=_env("node-zones"),
     help="Read Nodes to fill each endpoint's zone (topology-aware routing). Needs get/list/watch on "
     "nodes, a cluster-scoped permission, so it is off by default.",
 )
-@click.option(
-    "--log-level",
-    default="info",
-    show_default=True,
-    envvar=_env("log-level"),
-    type=click.Choice(["debug", "info", "warning", "error"]),
+@_option(
+    "--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]), help="Log level."
 )
-@click.option(
-    "--log-format",
-    default="json",
-    show_default=True,
-    envvar=_env("log-format"),
-    type=click.Choice(["json", "text"]),
-)
-@click.option(
+@_option("--log-format", default="json", type=click.Choice(["json", "text"]), help="json: one object a line.")
+@_option(
     "--identity",
     default=None,
-    envvar=_env("identity"),
-    help="Identity in the manager Lease. Default: pod name plus a random suffix.",
+    show_default="pod name plus a random suffix",
+    help="Identity in the manager Lease.",
 )
-@click.option(
+@_option(
     "--controllers",
-    "controllers",
+    metavar="LIST",
     multiple=True,
     default=["*"],
-    show_default=True,
-    envvar=_env("controllers"),
+    show_default="*",
     help="Controllers to run, comma-separated: '*' (those on by default: director), 'name' to enable "
     "one, '-name' to disable one (kube-controller-manager's convention).",
 )
-@click.option(
+@_option(
     "--startup-grace",
-    default=60.0,
-    show_default=True,
-    type=float,
-    envvar=_env("startup-grace"),
-    help="Seconds a new leader Service waits for its first eligible pod with a Normal Event "
+    type=Duration(),
+    default=seconds_text(STARTUP_GRACE),
+    help="How long a new leader Service waits for its first eligible pod with a Normal Event "
     "(WaitingForEligiblePod) before NoEligiblePod becomes a Warning.",
 )
-@click.option(
+@_option(
     "--addresses-file",
+    metavar="PATH",
     default=None,
-    envvar=_env("addresses-file"),
+    show_default="none",
     type=click.Path(dir_okay=False),
     help="Write the bound metrics and probe addresses here as JSON once serving (for ':0' ports).",
 )
 def run(
-    kubeconfig: str | None,
-    namespaces: tuple[str, ...],
-    all_namespaces: bool,
-    metrics_bind_address: str,
-    health_probe_bind_address: str,
-    leader_elect: bool,
-    leader_election_id: str,
-    leader_election_namespace: str | None,
-    lease_duration: float,
-    renew_deadline: float,
-    retry_period: float,
-    qps: float | None,
-    burst: int | None,
-    workers: int | None,
-    node_zones: bool,
-    log_level: str,
-    log_format: str,
-    identity: str | None,
-    controllers: tuple[str, ...],
-    startup_grace: float,
-    addresses_file: str | None,
+    namespaces: tuple[str, ...], all_namespaces: bool, controllers: tuple[str, ...], **flags: Any
 ) -> None:
-    """Run the controller (the Service director) with its own leader election."""
+    """Run the controller (the Service director) with its own leader election.
+
+    Durations take Go's syntax (15s, 1m30s, 500ms); a bare number is seconds.
+    """
     import asyncio
 
-    from zen_lead.kube.config import load_config
-    from zen_lead.manager import options as defaults
     from zen_lead.manager.controllers import CONTROLLERS, parse_controllers
     from zen_lead.manager.run import run_manager
 
+    if all_namespaces and namespaces:
+        raise OneLineUsageError("--all-namespaces and --namespace exclude each other (see: --help)")
     try:
         enabled = parse_controllers(controllers, {n: c.on_by_default for n, c in CONTROLLERS.items()})
     except ValueError as error:
-        raise click.UsageError(str(error)) from error
-
-    if all_namespaces and namespaces:
-        raise click.UsageError("--all-namespaces and --namespace exclude each other")
-    scope: list[str] | None
-    if all_namespaces:
-        scope = None
-    else:
-        scope = list(namespaces) or [
-            defaults.own_namespace() or load_config(kubeconfig).namespace or "default"
-        ]
-    options = defaults.ManagerOptions(
-        kubeconfig=kubeconfig,
-        namespaces=scope,
-        metrics_bind_address=metrics_bind_address,
-        health_probe_bind_address=health_probe_bind_address,
-        leader_elect=leader_elect,
-        leader_election_id=leader_election_id,
-        leader_election_namespace=leader_election_namespace
-        or (scope[0] if scope else defaults.own_namespace() or "default"),
-        lease_duration=lease_duration,
-        renew_deadline=renew_deadline,
-        retry_period=retry_period,
-        qps=defaults.DEFAULT_QPS if qps is None else qps,
-        burst=burst or defaults.DEFAULT_BURST,
-        workers=workers or defaults.DEFAULT_WORKERS,
-        node_zones=node_zones,
-        log_level=log_level,
-        log_format=log_format,
-        identity=identity or defaults.default_identity(),
-        controllers=enabled,
-        addresses_file=addresses_file,
-        startup_grace=startup_grace,
-    )
+        raise OneLineUsageError(f"{error} (see: --help)") from error
+    try:
+        options = defaults.build_options(
+            namespaces=None if all_namespaces else list(namespaces), controllers=enabled, **flags
+        )
+    except defaults.StartupError as error:
+        raise click.ClickException(str(error)) from error
     asyncio.run(run_manager(options))

@@ -21,6 +21,8 @@ from lightkube.models.meta_v1 import LabelSelector, ObjectMeta
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Pod, Service
 
+from zen_lead.localcluster.pods import set_pod_readiness
+
 
 def deployment(
     name: str,
@@ -69,13 +71,9 @@ def pod_ready(pod: Pod) -> bool:
 
 
 def set_pod_ready(kube: Client, name: str, namespace: str, ready: bool) -> None:
-    """Flip a pod's Ready condition through the status subresource, as a kubelet would."""
-    status = "True" if ready else "False"
-    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    conditions = [
-        {"type": t, "status": status, "lastTransitionTime": now} for t in ("Ready", "ContainersReady")
-    ]
-    kube.patch(Pod.Status, name, namespace=namespace, obj={"status": {"conditions": conditions}})
+    """Make a running pod Ready or NotReady as its kubelet would (containers and conditions), the way
+    ``zen-lead cluster pod-ready`` does."""
+    set_pod_readiness(kube, name, namespace=namespace, ready=ready)
 
 
 def ready_condition(ready: bool) -> PodCondition:

@@ -49,8 +49,18 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- default (include "zen-lead.fullname" .) .Values.leaderElection.leaseName -}}
 {{- end -}}
 
+{{/* registry/repository:tag, or registry/repository@digest: a digest, when set, wins over the tag. An
+empty registry leaves the repository as given (it then names its own registry). */}}
 {{- define "zen-lead.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- $name := .Values.image.repository -}}
+{{- with .Values.image.registry -}}
+{{- $name = printf "%s/%s" . $name -}}
+{{- end -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" $name .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $name (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
 {{- end -}}
 
 {{/* The namespaces the controller manages in namespaced mode: the release namespace first, then

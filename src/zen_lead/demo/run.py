@@ -9,7 +9,6 @@ moment our write returned to the moment a client reading the leader EndpointSlic
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from lightkube.resources.discovery_v1 import EndpointSlice
 from zen_lead.constants import ANNOTATION_ENABLED, LABEL_SERVICE_NAME
 from zen_lead.kube.config import sync_client
 from zen_lead.localcluster import LocalCluster
+from zen_lead.localcluster.pods import observed_readiness, set_pod_readiness
 
 NAMESPACE = "zen-lead-demo"
 APP = "postgres"
@@ -81,6 +81,11 @@ def _workload(client: Client) -> None:
         field_manager="zen-lead-demo",
         force=True,
     )
+    for pod in client.list(Pod, namespace=NAMESPACE, labels={"app": APP}):  # kept from an earlier run
+        readiness = observed_readiness(pod)
+        if pod.status and pod.status.phase == "Running" and not readiness.ready:
+            say(f"{readiness.name} was left NotReady (by an earlier run, or by you): making it Ready again")
+            set_pod_readiness(client, readiness.name, namespace=NAMESPACE, ready=True)
 
 
 def _leader(client: Client) -> tuple[str, str] | None:
@@ -122,12 +127,9 @@ class Controller:
             "--health-probe-bind-address",
             "127.0.0.1:0",
             "--node-zones",
-            "--lease-duration",
-            "6",
-            "--renew-deadline",
-            "4",
-            "--retry-period",
-            "1",
+            "--leader-elect-lease-duration=6s",
+            "--leader-elect-renew-deadline=4s",
+            "--leader-elect-retry-period=1s",
             "--addresses-file",
             str(self.addresses),
         ]
@@ -179,13 +181,16 @@ def _failover(client: Client, controller: Controller, *, action: str, act: Calla
     )
 
 
-def run_demo(*, keep: bool) -> None:
-    cluster = LocalCluster("demo", nodes=3, zones=3)
+def run_demo(*, keep: bool, name: str = "demo") -> None:
+    """The demo on local cluster ``name``: started if needed, and stopped afterwards only if it was started
+    here and ``keep`` is false. The "try it yourself" commands are printed only when it stays up."""
+    cluster = LocalCluster(name, nodes=3, zones=3)
     say("zen-lead demo: single-active routing on a real local Kubernetes control plane", color="cyan")
     info = cluster.up()
     client = sync_client(info.kubeconfig, field_manager="zen-lead-demo")
-    log = Path(tempfile.gettempdir()) / "zen-lead-demo-controller.log"
+    log = Path(tempfile.gettempdir()) / f"zen-lead-{name}-controller.log"
     controller = Controller(info.kubeconfig, log)
+    stays_up = keep or info.reused
     try:
         say(
             f"cluster ready ({info.kubernetes_version}, {len(info.nodes)} simulated nodes); "
@@ -197,17 +202,8 @@ def run_demo(*, keep: bool) -> None:
         say(f"{APP}-leader routes to exactly one pod: {leader[0]} ({leader[1]})", color="green")  # type: ignore[index]
 
         def not_ready(pod: str) -> None:
-            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            client.patch(
-                Pod.Status,
-                pod,
-                namespace=NAMESPACE,
-                obj={
-                    "status": {
-                        "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": now}]
-                    }
-                },
-            )
+            readiness = set_pod_readiness(client, pod, namespace=NAMESPACE, ready=False)
+            say(f"  kubectl get pods shows it READY {readiness.ready_containers}/{readiness.containers}")
 
         _failover(client, controller, action="marking NotReady", act=not_ready)
         _failover(
@@ -216,13 +212,23 @@ def run_demo(*, keep: bool) -> None:
             action="deleting",
             act=lambda pod: client.delete(Pod, pod, namespace=NAMESPACE),
         )
-        say("\nTry it yourself:", color="cyan")
-        say(f"  export KUBECONFIG={info.kubeconfig}")
-        say(f"  kubectl -n {NAMESPACE} get endpointslices -l {LABEL_SERVICE_NAME}={APP}-leader -w")
     finally:
         controller.stop()
-        if not keep:
+        if not stays_up:
             cluster.down()
-            say("\ncluster stopped (run with --keep to leave it running)")
-        elif os.environ.get("CI") is None:
-            say("\ncluster left running: zen-lead cluster down --name demo")
+    if stays_up:
+        _try_it_yourself(info.name, info.kubeconfig, reused=info.reused, pod=(_leader(client) or ("POD",))[0])
+    else:
+        say(f"\ncluster {name!r} stopped (zen-lead demo --keep leaves it running, to try it yourself)")
+
+
+def _try_it_yourself(name: str, kubeconfig: Path, *, reused: bool, pod: str) -> None:
+    """Commands that work now: the cluster stays up (the controller is yours to start)."""
+    cluster = "" if name == "default" else f" --name {name}"
+    why = "was already running" if reused else "stays up (--keep)"
+    say(f"\nTry it yourself: cluster {name!r} {why}; stop it: zen-lead cluster down{cluster}", color="cyan")
+    say(f"  export KUBECONFIG={kubeconfig}")
+    say(f"  zen-lead run --namespace {NAMESPACE} --metrics-bind-address 0 --health-probe-bind-address 0 &")
+    say(f"  kubectl -n {NAMESPACE} get endpointslices -l {LABEL_SERVICE_NAME}={APP}-leader -w &")
+    say(f"  zen-lead cluster pod-ready {pod} -n {NAMESPACE}{cluster} --not-ready   # then --ready")
+    say(f"  kubectl -n {NAMESPACE} get pods -l app={APP}")

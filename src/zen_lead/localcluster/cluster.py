@@ -302,7 +302,17 @@ class LocalCluster:
                 _kill(pid, signal.SIGKILL)
         return True
 
+    def require_running(self) -> None:
+        """Raise ``ClusterError`` unless the cluster runs, saying whether it does not exist or is stopped."""
+        start = "zen-lead cluster up" + ("" if self.name == "default" else f" --name {self.name}")
+        if not (self.state / "layout.json").is_file():
+            raise ClusterError(f"cluster {self.name!r} does not exist (start it: {start})")
+        if not self.is_running():
+            raise ClusterError(f"cluster {self.name!r} is not running (start it: {start})")
+
     def env(self) -> Iterator[str]:
+        """Shell exports for a running cluster; ``ClusterError`` when there is none to point at."""
+        self.require_running()
         yield f"export KUBECONFIG={self.state / 'kubeconfig'}"
 
 

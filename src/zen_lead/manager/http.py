@@ -7,6 +7,7 @@ so it needs no permission beyond what the controller already has."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable
 
 from aiohttp import web
@@ -14,11 +15,27 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 
 def parse_bind_address(address: str) -> tuple[str, int] | None:
-    """``:8080`` -> ("0.0.0.0", 8080); ``127.0.0.1:0`` -> any free port; ``0`` disables."""
+    """``:8080`` -> ("0.0.0.0", 8080); ``127.0.0.1:0`` -> any free port; ``[::1]:8080``; ``0`` disables."""
     if address in {"0", ""}:
         return None
-    host, _, port = address.rpartition(":")
+    host, colon, port = address.rpartition(":")
+    if not colon or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"{address!r} is not [host]:port with a port from 0 to 65535 (0 alone disables it)")
     return (host.strip("[]") or "0.0.0.0", int(port))
+
+
+def probe_bind(host: str, port: int) -> None:
+    """Bind ``host:port`` and let go at once, as the server will bind it (``SO_REUSEADDR``, every address
+    the host resolves to): a taken port or an address of another machine is an ``OSError`` here, before
+    anything starts, instead of one from the middle of start-up."""
+    for family, kind, proto, _, sockaddr in socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    ):
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)  # as asyncio's servers do
+            sock.bind(sockaddr)
 
 
 async def _metrics(_: web.Request) -> web.Response:

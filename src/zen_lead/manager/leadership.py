@@ -19,7 +19,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
-from zen_lead.election import LeaderElector, Leadership, LeaseRef, Timing
+from zen_lead.election import LeaderElector, Leadership, LeaseRef
 from zen_lead.manager.options import ManagerOptions
 from zen_lead.observability.metrics import IS_LEADER
 from zen_lead.runtime.runnable import Runnable, WriteGate, run_all
@@ -50,11 +50,7 @@ async def run_with_leadership(
             options.leader_election_id, options.leader_election_namespace, kubeconfig=options.kubeconfig
         ),
         identity=options.identity,
-        timing=Timing(
-            lease_duration=options.lease_duration,
-            renew_deadline=options.renew_deadline,
-            retry_period=options.retry_period,
-        ),
+        timing=options.timing,
         on_started_leading=lead,
     )
     runner = asyncio.create_task(elector.run(), name="elector")

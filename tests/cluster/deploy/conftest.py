@@ -142,7 +142,7 @@ class Installation:
 
     @property
     def lease(self) -> str:
-        [arg] = [a for a in container_args(self.objects) if a.startswith("--leader-election-id=")]
+        [arg] = [a for a in container_args(self.objects) if a.startswith("--leader-elect-resource-name=")]
         return arg.partition("=")[2]
 
 

@@ -104,13 +104,13 @@ def test_default_is_namespace_scoped(helm: Path) -> None:
         "--metrics-bind-address=:8080",
         "--health-probe-bind-address=:8081",
         "--leader-elect",
-        "--leader-election-id=zen-lead",
-        f"--leader-election-namespace={NS}",
-        "--lease-duration=15",
-        "--renew-deadline=10",
-        "--retry-period=2",
-        "--qps=500",
-        "--burst=1000",
+        "--leader-elect-resource-name=zen-lead",
+        f"--leader-elect-resource-namespace={NS}",
+        "--leader-elect-lease-duration=15s",
+        "--leader-elect-renew-deadline=10s",
+        "--leader-elect-retry-period=2s",
+        "--kube-api-qps=500",
+        "--kube-api-burst=1000",
         "--workers=64",
         "--no-node-zones",
         "--log-level=info",
@@ -207,6 +207,31 @@ def test_deployment_is_hardened(helm: Path) -> None:
     assert all(c["labelSelector"] == {"matchLabels": selector} for c in pod["topologySpreadConstraints"])
 
 
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+
+
+@pytest.mark.parametrize(
+    ("image", "expected"),
+    [
+        ({}, "localhost:5000/zen-lead:0.1.0"),  # never a bare name: that would be Docker Hub's library/
+        ({"registry": "registry.example.com", "tag": "0.1.1"}, "registry.example.com/zen-lead:0.1.1"),
+        (
+            {"registry": "registry.example.com:5443", "repository": "team/zl"},
+            "registry.example.com:5443/team/zl:0.1.0",
+        ),
+        ({"digest": DIGEST}, f"localhost:5000/zen-lead@{DIGEST}"),
+        ({"tag": "0.1.1", "digest": DIGEST}, f"localhost:5000/zen-lead@{DIGEST}"),  # the digest wins
+        ({"registry": "", "repository": "ghcr.example/zl/zen-lead"}, "ghcr.example/zl/zen-lead:0.1.0"),
+    ],
+)
+def test_image_is_registry_repository_and_tag_or_digest(
+    helm: Path, image: dict[str, str], expected: str
+) -> None:
+    [deployment] = find(rendered(helm, namespace=NS, image=image), "Deployment")
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == expected
+
+
 def test_pod_disruption_budget_only_with_two_replicas(helm: Path) -> None:
     [pdb] = find(rendered(helm, namespace=NS), "PodDisruptionBudget")
     assert pdb["spec"]["maxUnavailable"] == 1
@@ -252,6 +277,10 @@ def test_monitoring_objects_embed_the_shared_files(helm: Path) -> None:
         ({"clusterWide": "yes"}, "/clusterWide"),
         ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy"),
         ({"image": {"tag": 1}}, "/image/tag"),
+        ({"image": {"digest": "sha256:abc"}}, "/image/digest"),
+        ({"image": {"digest": "latest"}}, "/image/digest"),
+        ({"image": {"registry": "https://registry.example.com"}}, "/image/registry"),
+        ({"image": {"registry": "registry.example.com/team"}}, "/image/registry"),
         ({"ports": {"metrics": 70000}}, "/ports/metrics"),
         ({"leaderElection": {"leaseDuration": 0}}, "/leaderElection/leaseDuration"),
         ({"metrics": {"serviceMonitor": {"interval": "often"}}}, "/metrics/serviceMonitor/interval"),
