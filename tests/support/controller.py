@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -117,6 +118,15 @@ class ControllerProcess:
                 return bool(response.status == 200)
         except OSError:
             return False
+
+    def readiness(self) -> tuple[int, str]:
+        """``/readyz``'s status code and body (the reasons when not ready)."""
+        self._check_alive()
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.probe_port}/readyz", timeout=2) as response:
+                return int(response.status), response.read().decode()
+        except urllib.error.HTTPError as error:
+            return int(error.code), error.read().decode()
 
     def metrics(self) -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as response:

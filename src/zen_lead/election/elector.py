@@ -90,7 +90,8 @@ class LeaderElector:
     exception from it ends the tenure (released) and is raised from ``run()``.
     ``on_stopped_leading()`` runs after each tenure, once the work has drained.
     ``on_new_leader(identity)`` runs (as a task) whenever a different holder is observed, ourselves
-    included.
+    included. ``leader_gauge=False`` leaves ``zen_lead_election_is_leader`` to a program that reports
+    its role itself (``zen-lead run`` exports ``zen_lead_is_leader``, also without election).
 
     Run it with ``await elector.run()`` (until ``stop()`` or cancellation: both drain, release and
     return / re-raise), or ``async with elector:`` (runs in a background task, stops on exit). An
@@ -107,8 +108,10 @@ class LeaderElector:
         identity: str | None = None,
         timing: Timing | None = None,
         watch: bool = True,
+        leader_gauge: bool = True,
     ) -> None:
         self.lease = LeaseRef.of(lease)
+        self._gauge = leader_gauge
         if not callable(on_started_leading):
             raise TypeError("on_started_leading must be a coroutine function taking a Leadership")
         self._identity = identity if identity is not None else default_identity()
@@ -189,7 +192,7 @@ class LeaderElector:
                         await asyncio.gather(watcher, return_exceptions=True)
         finally:
             self._running = False
-            metrics.IS_LEADER.labels(str(self.lease)).set(0)
+            self._set_gauge(0)
 
     async def _campaign(self, claim: LeaseClaim) -> None:
         log.info(
@@ -259,7 +262,7 @@ class LeaderElector:
     def _became_leader(self, fence: Fence) -> None:
         self._fence = fence
         self._leading.set()
-        metrics.IS_LEADER.labels(str(self.lease)).set(1)
+        self._set_gauge(1)
         log.info(
             "became leader of %s as %s (token %d)",
             self.lease,
@@ -281,7 +284,7 @@ class LeaderElector:
     def _stopped_leading(self, fence: Fence, acquired: float) -> None:
         self._fence = None
         self._leading.clear()
-        metrics.IS_LEADER.labels(str(self.lease)).set(0)
+        self._set_gauge(0)
         metrics.LEADERSHIP_DURATION.labels(str(self.lease)).observe(time.monotonic() - acquired)
         log.info(
             "stopped leading %s as %s (token %d)",
@@ -303,6 +306,10 @@ class LeaderElector:
             task = asyncio.create_task(_call(self._on_new_leader, holder))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
+
+    def _set_gauge(self, value: int) -> None:
+        if self._gauge:
+            metrics.IS_LEADER.labels(str(self.lease)).set(value)
 
     def _extra(self, **fields: object) -> dict[str, object]:
         """Structured fields for log records (``record.lease``, ``record.identity``, ...)."""

@@ -52,6 +52,7 @@ async def run_with_leadership(
         identity=options.identity,
         timing=options.timing,
         on_started_leading=lead,
+        leader_gauge=False,  # zen_lead_is_leader says it (and also without election): one gauge
     )
     runner = asyncio.create_task(elector.run(), name="elector")
     stopping = asyncio.create_task(stop.wait(), name="stop")

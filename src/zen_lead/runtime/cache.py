@@ -12,21 +12,30 @@ Handlers registered after an informer has synced are first replayed the current 
 
 ``run()`` runs every informer asked for so far and starts those asked for later. ``not_ready()`` lists
 why the cache is not ready: an informer that has not synced, with the reason its list is refused
-(a CRD that is not installed, a permission that is missing) — the manager's ``/readyz`` answers it.
-Readiness waits for the informers the enabled components asked for, and only those.
+(a CRD that is not installed, a permission that is missing), and a managed namespace that does not
+exist — the manager's ``/readyz`` answers it. Readiness waits for the informers the enabled components
+asked for, and only those.
+
+Namespaces. Listing a namespace that does not exist succeeds (an empty list), so a typo in
+``--namespace`` would look healthy and never act. The cache therefore reads each managed namespace
+(``get`` on that one namespace, which a Role in it can grant): not found is an error log naming it and
+a not-ready reason until it exists (checked again with backoff, capped at ``MAX_BACKOFF``); a refused
+read means the check is not permitted, which is logged once and not held against readiness.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Iterator
 from typing import Any, Generic, TypeVar
 
 from zen_lead.kube.client import ApiClient
-from zen_lead.kube.informer import Change, Handler, Informer
+from zen_lead.kube.errors import ApiError
+from zen_lead.kube.informer import MAX_BACKOFF, Change, Handler, Informer
 from zen_lead.kube.meta import object_key
-from zen_lead.kube.resources import Resource
+from zen_lead.kube.resources import NAMESPACES, Resource
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -98,6 +107,7 @@ class InformerCache:
         self._scoped: dict[tuple[str, str | None], ScopedInformer[Any]] = {}
         self._started: set[int] = set()
         self._group: asyncio.TaskGroup | None = None
+        self._missing: dict[str, str] = {}  # namespace -> why it is not usable (until it is)
 
     def informer(self, resource: Resource[T], *, label_selector: str | None = None) -> ScopedInformer[T]:
         """The shared cache of ``resource`` over the manager's namespaces (made on first request)."""
@@ -134,9 +144,41 @@ class InformerCache:
             try:
                 for informer in list(self._informers.values()):
                     self._start(informer)
+                for namespace in self.namespaces or ():
+                    group.create_task(self._check_namespace(namespace), name=f"namespace {namespace}")
                 await asyncio.Event().wait()
             finally:
                 self._group = None
+
+    async def _check_namespace(self, namespace: str) -> None:
+        """Read ``namespace`` until it is found (or the read is not permitted); see the module doc."""
+        backoff = 0.5
+        while True:
+            try:
+                await self.client.get(NAMESPACES, None, namespace)
+            except ApiError as error:
+                if error.not_found:
+                    if namespace not in self._missing:
+                        log.error(
+                            f"namespace {namespace} does not exist: nothing in it can be managed until it is "
+                            "created (check --namespace)",
+                            extra={"namespace": namespace},
+                        )
+                    self._missing[namespace] = f"namespace {namespace} does not exist"
+                else:
+                    log.info(
+                        "cannot check that the namespace exists (not permitted); assuming it does",
+                        extra={"namespace": namespace, "error": str(error)},
+                    )
+                    break
+            except OSError as error:  # the apiserver is not reachable yet: the informers say so too
+                log.debug("namespace check failed", extra={"namespace": namespace, "error": str(error)})
+            else:
+                break
+            await asyncio.sleep(random.uniform(backoff / 2, backoff))
+            backoff = min(backoff * 2, MAX_BACKOFF)
+        if self._missing.pop(namespace, None) is not None:
+            log.info(f"namespace {namespace} exists now", extra={"namespace": namespace})
 
     # ---- readiness ----------------------------------------------------------------------------
     @property
@@ -149,7 +191,7 @@ class InformerCache:
 
     def not_ready(self) -> list[str]:
         """Why the cache is not ready, one line per informer that has not synced (empty: ready)."""
-        return [
+        return [*self._missing.values()] + [
             f"{informer}: {informer.problem or 'not synced yet'}"
             for informer in self._informers.values()
             if not informer.synced.is_set()

@@ -43,6 +43,13 @@ LEASE_RULES = [
 ]
 NODE_RULES = [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]}]
 
+
+def namespaced_rules(namespace: str) -> list[dict[str, object]]:
+    """A managed namespace's Role: the managed rules, and reading that namespace itself."""
+    own = {"apiGroups": [""], "resources": ["namespaces"], "resourceNames": [namespace], "verbs": ["get"]}
+    return [*MANAGED_RULES, own]
+
+
 MODES: dict[str, dict[str, Any]] = {
     "default": {},
     "multi-namespace": {"watchNamespaces": ["payments", "orders"]},
@@ -94,7 +101,7 @@ def test_default_is_namespace_scoped(helm: Path) -> None:
         ("Service", NS, "zen-lead-metrics"),
         ("ServiceAccount", NS, "zen-lead"),
     ]
-    assert role_rules(objects, "Role", "zen-lead") == MANAGED_RULES
+    assert role_rules(objects, "Role", "zen-lead") == namespaced_rules(NS)
     assert role_rules(objects, "Role", "zen-lead-leader-election") == LEASE_RULES
     for binding in find(objects, "RoleBinding"):
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "zen-lead", "namespace": NS}]
@@ -121,7 +128,7 @@ def test_default_is_namespace_scoped(helm: Path) -> None:
 def test_watch_namespaces_get_a_role_each_and_a_flag_each(helm: Path) -> None:
     objects = rendered(helm, namespace=NS, watchNamespaces=["payments", NS, "orders"])
     for namespace in (NS, "payments", "orders"):
-        assert role_rules(objects, "Role", "zen-lead", namespace) == MANAGED_RULES
+        assert role_rules(objects, "Role", "zen-lead", namespace) == namespaced_rules(namespace)
         [binding] = [
             b for b in find(objects, "RoleBinding", "zen-lead") if b["metadata"]["namespace"] == namespace
         ]

@@ -179,10 +179,15 @@ def assert_rules(client: Client, namespace: str, expected: dict[tuple[str, str, 
     eventually(check, timeout=10, what=f"the rules in {namespace}")
 
 
-def expected_rules(*, managed: bool, lease: str | None, nodes: bool) -> dict[tuple[str, str, str], set[str]]:
+def expected_rules(
+    *, managed: bool, lease: str | None, nodes: bool, own: str | None = None
+) -> dict[tuple[str, str, str], set[str]]:
+    """``own``: the managed namespace, which a namespaced Role lets the controller read (it exists?)."""
     rules: dict[tuple[str, str, str], set[str]] = {}
     if managed:
         rules |= {(group, resource, ""): set(verbs) for (group, resource), verbs in MANAGED.items()}
+    if own is not None:
+        rules[("", "namespaces", own)] = {"get"}
     if lease is not None:
         rules[("coordination.k8s.io", "leases", "")] = {"create"}
         rules[("coordination.k8s.io", "leases", lease)] = {"get", "watch", "patch"}
@@ -254,8 +259,13 @@ def test_namespaced_identity_has_exactly_the_chart_rules(
 ) -> None:
     client = sync_client(namespaced.kubeconfig, field_manager=FIELD_MANAGER)
     lease = namespaced.lease
-    assert_rules(client, namespaced.namespace, expected_rules(managed=True, lease=lease, nodes=False))
-    assert_rules(client, watched_namespace(namespaced), expected_rules(managed=True, lease=None, nodes=False))
+    assert_rules(
+        client,
+        namespaced.namespace,
+        expected_rules(managed=True, lease=lease, nodes=False, own=namespaced.namespace),
+    )
+    watched = watched_namespace(namespaced)
+    assert_rules(client, watched, expected_rules(managed=True, lease=None, nodes=False, own=watched))
     assert_rules(client, elsewhere, expected_rules(managed=False, lease=None, nodes=False))
 
 

@@ -266,3 +266,12 @@ def test_alert_expressions_behave(promtool: Path, tmp_path: Path) -> None:
         [str(promtool), "test", "rules", str(test_file)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_one_leader_gauge_and_no_created_series(exposition: str) -> None:
+    samples = [s for family in text_string_to_metric_families(exposition) for s in family.samples]
+    names = {s.name for s in samples}
+    assert "zen_lead_is_leader" in names
+    assert "zen_lead_election_is_leader" not in names  # the manager's Lease is told once, above
+    assert not [n for n in names if n.endswith("_created")]
+    assert "zen_lead_election_transitions_total" in names  # the election's other series stay
