@@ -26,7 +26,7 @@ from pathlib import Path
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("logging", ("logging/",)),
     ("prometheus_client", ("prometheus_client/",)),
-    ("decision (director/core)", ("zen_lead/director/core/",)),
+    ("decision (director/core)", ("zen_lead/director/core/", "zen_lead/eligibility/")),
     ("watch decoding and dispatch", ("zen_lead/kube/informer.py",)),
     ("Events", ("zen_lead/runtime/events.py", "zen_lead/director/events.py")),
     (

@@ -16,7 +16,7 @@ def test_idle_samples_are_counted_apart_and_busy_ones_go_to_the_innermost_layer(
         f"{LOOP};EpollSelector.select (selectors.py:468) 50",
         # decision code called from the reconcile: decision, although the reconcile is the own shell
         f"{LOOP};Reconciler.reconcile (zen_lead/director/reconcile.py:140);"
-        "select_leader (zen_lead/director/core/selection.py:152) 30",
+        "select_leader (zen_lead/eligibility/selection.py:152) 30",
         # a metric updated from inside the HTTP client's caller: the innermost known layer wins
         f"{LOOP};ApiClient.request (zen_lead/kube/client.py:193);"
         "ClientSession._request (aiohttp/client.py:700);"
@@ -27,7 +27,7 @@ def test_idle_samples_are_counted_apart_and_busy_ones_go_to_the_innermost_layer(
     summary = summarize(lines)
     assert (summary.samples, summary.idle, summary.busy) == (100, 50, 50)
     assert summary.layers == {"decision (director/core)": 30, OWN_SHELL: 15, "prometheus_client": 5}
-    assert summary.top_self[0] == ("select_leader (zen_lead/director/core/selection.py)", 30)
+    assert summary.top_self[0] == ("select_leader (zen_lead/eligibility/selection.py)", 30)
     shares = summary.as_dict()["layers"]
     assert shares == {"decision (director/core)": 0.6, OWN_SHELL: 0.3, "prometheus_client": 0.1}
 

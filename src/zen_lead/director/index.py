@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
-from zen_lead.director.core.selection import selects
+from zen_lead.eligibility.selection import selects
 from zen_lead.kube.structs import Pod
 
 

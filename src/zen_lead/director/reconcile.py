@@ -33,7 +33,6 @@ from zen_lead.director.core import (
     problem_events,
     told_problems,
 )
-from zen_lead.director.core.addresses import FAMILIES
 from zen_lead.director.metrics import (
     ELIGIBLE_PODS,
     FAILOVER_LATENCY,
@@ -45,6 +44,7 @@ from zen_lead.director.metrics import (
     forget_service,
 )
 from zen_lead.director.tracker import Tracker
+from zen_lead.eligibility.addresses import FAMILIES
 from zen_lead.kube.client import ApiClient
 from zen_lead.kube.meta import ObjectRef, object_key, split_key
 from zen_lead.kube.resources import ENDPOINT_SLICES, SERVICES, Resource

@@ -8,7 +8,6 @@ for one reconcile); ``reference``
 (the generated annotation reference). No I/O, no clock: time is always a parameter.
 """
 
-from zen_lead.director.core.addresses import ip_family, pod_addresses, served_families
 from zen_lead.director.core.config import (
     ANNOTATIONS,
     AnnotationSpec,
@@ -42,14 +41,16 @@ from zen_lead.director.core.durations import parse_duration
 from zen_lead.director.core.events import EventReason, EventType, PlannedEvent, problem_events
 from zen_lead.director.core.names import endpoint_slice_name, is_dns1035_label, leader_service_name
 from zen_lead.director.core.ownership import is_leader_service, owns_leader_service, owns_slice
-from zen_lead.director.core.ports import PortResolution, ResolvedPort, required_port_names, resolve_ports
-from zen_lead.director.core.selection import (
+from zen_lead.director.core.selection import select_leader, service_rules
+from zen_lead.eligibility.addresses import ip_family, pod_addresses, served_families
+from zen_lead.eligibility.ports import PortResolution, ResolvedPort, required_port_names, resolve_ports
+from zen_lead.eligibility.selection import (
     Ineligibility,
+    Rules,
     Selection,
     SelectionReason,
     ineligibility,
     ready_since,
-    select_leader,
     selects,
 )
 
@@ -69,6 +70,7 @@ __all__ = [
     "PlannedEvent",
     "PortResolution",
     "ResolvedPort",
+    "Rules",
     "Selection",
     "SelectionReason",
     "SlicePlan",
@@ -101,6 +103,7 @@ __all__ = [
     "served_families",
     "service_must_replace",
     "service_needs_update",
+    "service_rules",
     "slice_must_replace",
     "slice_needs_update",
     "told_problems",

@@ -51,8 +51,9 @@ from zen_lead.director.core.events import (
     rival_name_conflict,
 )
 from zen_lead.director.core.ownership import is_leader_service, owns_leader_service, owns_slice
-from zen_lead.director.core.ports import PortResolution, resolve_ports
-from zen_lead.director.core.selection import Selection, select_leader
+from zen_lead.director.core.selection import select_leader
+from zen_lead.eligibility.ports import PortResolution, resolve_ports
+from zen_lead.eligibility.selection import Selection
 from zen_lead.kube.structs import EndpointSlice, Pod, Service
 from zen_lead.kube.times import format_time, parse_time
 

@@ -30,10 +30,10 @@ from zen_lead.constants import (
     LABEL_SOURCE_SERVICE,
     MANAGED_BY_VALUE,
 )
-from zen_lead.director.core.addresses import pod_addresses, served_families
 from zen_lead.director.core.config import HEADLESS_CLUSTER_IP, DirectorConfig
 from zen_lead.director.core.names import endpoint_slice_name
-from zen_lead.director.core.ports import PortResolution, ResolvedPort
+from zen_lead.eligibility.addresses import pod_addresses, served_families
+from zen_lead.eligibility.ports import PortResolution, ResolvedPort
 from zen_lead.kube.structs import Pod, Service, ServicePort
 
 JsonObject = dict[str, Any]

@@ -20,8 +20,8 @@ from typing import NamedTuple
 
 from zen_lead.constants import ANNOTATION_LEADER_SERVICE_NAME
 from zen_lead.director.core.config import ConfigProblem
-from zen_lead.director.core.ports import resolve_ports
-from zen_lead.director.core.selection import Ineligibility, Selection
+from zen_lead.eligibility.ports import resolve_ports
+from zen_lead.eligibility.selection import Ineligibility, Selection
 from zen_lead.kube.structs import Pod, Service
 
 _EXAMPLES = 3
