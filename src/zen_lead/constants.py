@@ -33,3 +33,21 @@ LEADER_SERVICE_SUFFIX = "-leader"
 
 # Well-known labels read from nodes
 ZONE_LABEL = "topology.kubernetes.io/zone"
+
+# ---- pools (opt-in: the LeaderPolicy CRD, coordination.kube-zen.io/v1alpha1) ----------------------
+POOL_GROUP = "coordination.kube-zen.io"
+POOL_VERSION = "v1alpha1"
+# what users write on pod templates (keep exactly: users already write them)
+ANNOTATION_POOL = "zen-lead/pool"
+ANNOTATION_JOIN = "zen-lead/join"
+ANNOTATION_CAMPAIGN = "zen-lead/campaign"  # "true": the member runs an elector on the pool's Lease itself
+# what the pools controller writes on member pods (only those that joined; switchable off)
+ANNOTATION_ROLE = "zen-lead/role"
+ANNOTATION_TERM = "zen-lead/term"
+ANNOTATION_DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
+# what it writes on the pool's Lease
+LABEL_POOL = f"{POOL_GROUP}/pool"
+ANNOTATION_HOLDER_UID = f"{POOL_GROUP}/holder-uid"
+ANNOTATION_HELD_BY = f"{POOL_GROUP}/held-by"  # "controller": held on the member's behalf
+ANNOTATION_NOMINEE = f"{POOL_GROUP}/preferred-holder"
+FINALIZER_RESTORE_REPLICAS = f"{POOL_GROUP}/restore-replicas"

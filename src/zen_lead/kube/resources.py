@@ -16,8 +16,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from zen_lead.constants import POOL_GROUP, POOL_VERSION
 from zen_lead.kube.meta import ObjectRef
-from zen_lead.kube.structs import EndpointSlice, Event, Lease, Namespace, Node, Pod, Service
+from zen_lead.kube.structs import (
+    EndpointSlice,
+    Event,
+    HorizontalPodAutoscaler,
+    LeaderPolicy,
+    Lease,
+    Namespace,
+    Node,
+    Pod,
+    Scale,
+    Service,
+)
 
 T = TypeVar("T")
 
@@ -88,3 +100,13 @@ ENDPOINT_SLICES: Resource[EndpointSlice] = Resource(
     "discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True, EndpointSlice
 )
 LEASES: Resource[Lease] = Resource("coordination.k8s.io", "v1", "leases", "Lease", True, Lease)
+LEADER_POLICIES: Resource[LeaderPolicy] = Resource(
+    POOL_GROUP, POOL_VERSION, "leaderpolicies", "LeaderPolicy", True, LeaderPolicy
+)
+HPAS: Resource[HorizontalPodAutoscaler] = Resource(
+    "autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", True, HorizontalPodAutoscaler
+)
+# Workloads are only ever addressed through their scale subresource (decoded as a Scale).
+DEPLOYMENTS: Resource[Scale] = Resource("apps", "v1", "deployments", "Deployment", True, Scale)
+STATEFULSETS: Resource[Scale] = Resource("apps", "v1", "statefulsets", "StatefulSet", True, Scale)
+SCALABLE = {"Deployment": DEPLOYMENTS, "StatefulSet": STATEFULSETS}

@@ -184,6 +184,98 @@ class Lease(msgspec.Struct, **_OPTIONS):
     spec: LeaseSpec = LeaseSpec()
 
 
+# ---- LeaderPolicy (coordination.kube-zen.io/v1alpha1) ------------------------------------------------
+class ScaleTargetRef(msgspec.Struct, **_OPTIONS):
+    kind: str = ""
+    name: str = ""
+
+
+class LeaderPolicySpec(msgspec.Struct, **_OPTIONS):
+    """The spec as the CRD defaults it (the same defaults here, for objects read before defaulting)."""
+
+    lease_duration_seconds: int = 15
+    identity_strategy: str = "pod"
+    follower_mode: str = "standby"
+    sticky: bool = True
+    min_ready_seconds: int = 0
+    role_annotations: bool = True
+    scale_target: ScaleTargetRef | None = None
+
+
+class PolicyLeader(msgspec.Struct, **_OPTIONS):
+    pod: str = ""
+    uid: str = ""
+    pod_ip: str | None = msgspec.field(default=None, name="podIP")
+    node_name: str | None = None
+    since: str | None = None
+    campaigns: bool = False
+
+
+class PolicyMembers(msgspec.Struct, **_OPTIONS):
+    total: int = 0
+    eligible: int = 0
+
+
+class ScaleDownStatus(msgspec.Struct, **_OPTIONS):
+    original_replicas: int | None = None
+    kind: str = ""
+    name: str = ""
+
+
+class Condition(msgspec.Struct, **_OPTIONS):
+    type: str = ""
+    status: str = ""
+    reason: str = ""
+    message: str = ""
+    observed_generation: int = 0
+    last_transition_time: str | None = None
+
+
+class LeaderPolicyStatus(msgspec.Struct, **_OPTIONS):
+    observed_generation: int = 0
+    term: int | None = None
+    leader: PolicyLeader | None = None
+    members: PolicyMembers = PolicyMembers()
+    scale_down: ScaleDownStatus | None = None
+    conditions: tuple[Condition, ...] = ()
+
+
+class LeaderPolicy(msgspec.Struct, **_OPTIONS):
+    metadata: ObjectMeta = ObjectMeta()
+    spec: LeaderPolicySpec = LeaderPolicySpec()
+    status: LeaderPolicyStatus = LeaderPolicyStatus()
+
+
+# ---- autoscaling/v2 HorizontalPodAutoscaler and the scale subresource -------------------------------
+class CrossVersionObjectReference(msgspec.Struct, **_OPTIONS):
+    api_version: str = ""
+    kind: str = ""
+    name: str = ""
+
+
+class HpaSpec(msgspec.Struct, **_OPTIONS):
+    scale_target_ref: CrossVersionObjectReference = CrossVersionObjectReference()
+
+
+class HorizontalPodAutoscaler(msgspec.Struct, **_OPTIONS):
+    metadata: ObjectMeta = ObjectMeta()
+    spec: HpaSpec = HpaSpec()
+
+
+class ScaleSpec(msgspec.Struct, **_OPTIONS):
+    replicas: int = 0
+
+
+class ScaleStatus(msgspec.Struct, **_OPTIONS):
+    replicas: int = 0
+
+
+class Scale(msgspec.Struct, **_OPTIONS):
+    metadata: ObjectMeta = ObjectMeta()
+    spec: ScaleSpec = ScaleSpec()
+    status: ScaleStatus = ScaleStatus()
+
+
 # ---- Event -------------------------------------------------------------------------------------
 class Event(msgspec.Struct, **_OPTIONS):
     """Only what the Event recorder reads back: zen-lead writes Events, it never caches them."""
