@@ -8,7 +8,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from tests.cluster.election.harness import Change, Proc
+from tests.cluster.election.harness import GAP, Change, Proc
 
 MICROTIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 SPEC_FIELDS = {"holderIdentity", "leaseDurationSeconds", "acquireTime", "renewTime", "leaseTransitions"}
@@ -51,6 +51,7 @@ def assert_lawful_history(changes: list[Change], *, lease_duration: float) -> in
     takeovers = 0
     previous: Change | None = None
     for change in changes:
+        assert change.type != GAP, "the Lease watch missed changes (410 Gone): the history is incomplete"
         if change.type == "DELETED" or not change.spec:
             previous = None
             continue
