@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime
-
 import pytest
 from lightkube import Client
 from lightkube.resources.core_v1 import Pod, Service
@@ -16,6 +13,8 @@ from tests.cluster.director.conftest import (
     leader_endpoints,
     leader_slices,
     ready_pods,
+    ready_since,
+    restart_ready_clock,
     wait_leader,
 )
 from tests.support.controller import ControllerProcess
@@ -137,22 +136,6 @@ def test_no_eligible_pod_means_zero_endpoints_then_recovery(
     assert wait_leader(kube, namespace, "db-leader") == pods[1].metadata.name
 
 
-def ready_since(pod: Pod) -> datetime:
-    [ready] = [c for c in pod.status.conditions or [] if c.type == "Ready" and c.status == "True"]
-    return ready.lastTransitionTime
-
-
-def restart_ready_clock(kube: Client, namespace: str, name: str, *, after: datetime) -> None:
-    """Make ``name`` the pod Ready the shortest while it stays Ready: its Ready condition gets a new
-    transition time (as after a readiness blip the controller never saw), later than ``after``. Times
-    have one-second resolution, so wait for the wall clock to pass ``after`` by a whole second first."""
-    time.sleep(max(0.0, (after - datetime.now(UTC)).total_seconds() + 1.1))
-    set_pod_ready(kube, name, namespace, ready=True)
-    eventually(
-        lambda: ready_since(kube.get(Pod, name, namespace=namespace)) > after, what=f"{name}'s new Ready time"
-    )
-
-
 def test_sticky_keeps_a_leader_that_others_outrank_and_sticky_false_moves_it(
     kube: Client, namespace: str, controller: ControllerProcess
 ) -> None:
@@ -171,7 +154,7 @@ def test_sticky_keeps_a_leader_that_others_outrank_and_sticky_false_moves_it(
     leader = wait_leader(kube, namespace, "db-leader")
     assert wait_leader(kube, namespace, "ns-leader") == leader
     others = [p for p in pods if p.metadata.name != leader]
-    restart_ready_clock(kube, namespace, leader, after=max(ready_since(p) for p in others))
+    restart_ready_clock(kube, namespace, [leader], after=max(ready_since(p) for p in others))
 
     senior = wait_leader(kube, namespace, "ns-leader", not_in={leader})  # sticky: false re-chooses
     assert senior in {p.metadata.name for p in others}
