@@ -190,3 +190,50 @@ def test_sticky_keeps_a_leader_that_others_outrank_and_sticky_false_moves_it(
     settled(controller.writes, what="the controller's writes")
     assert controller.writes() == 0
     assert leader_endpoints(kube, namespace, "db-leader")[0][0] == leader
+
+
+def test_the_leader_is_read_from_the_slice_not_from_the_annotations(
+    kube: Client, namespace: str, controller: ControllerProcess
+) -> None:
+    """docs/director.md: the current leader is read from the routing truth, the slices. While the
+    controller is down its leader annotations are rewritten to name another eligible pod — the one
+    Ready longest, which a fresh election would pick too. After the restart the slice must still route to
+    the real leader, no change may be announced, and the annotations are repaired."""
+    kube.create(deployment("db", namespace, replicas=3))
+    pods = eventually(
+        lambda: (p := ready_pods(kube, namespace, {"app": "db"})) and len(p) == 3 and p, what="3 ready pods"
+    )
+    kube.create(service("db", namespace, selector={"app": "db"}, annotations=ENABLED))
+    leader = wait_leader(kube, namespace, "db-leader")
+    others = [p for p in pods if p.metadata.name != leader]
+    restart_ready_clock(kube, namespace, [leader], after=max(ready_since(p) for p in others))
+    eventually(lambda: leader_annotation(kube, namespace, "db-leader") == leader, what="db-leader annotated")
+    settled(controller.writes, what="the controller's writes")
+    controller.stop()
+
+    decoy = min(others, key=lambda p: (ready_since(p), p.metadata.creationTimestamp, p.metadata.name))
+    kube.patch(
+        Service,
+        "db-leader",
+        namespace=namespace,
+        obj={
+            "metadata": {
+                "annotations": {
+                    "zen-lead.io/leader-pod": decoy.metadata.name,
+                    "zen-lead.io/leader-pod-uid": decoy.metadata.uid,
+                }
+            }
+        },
+    )
+    controller.start()
+    eventually(
+        lambda: leader_annotation(kube, namespace, "db-leader") == leader, what="the annotations repaired"
+    )
+    settled(controller.writes, what="the restarted controller's writes")
+    assert {name for name, _ in leader_endpoints(kube, namespace, "db-leader")} == {leader}
+    assert not events(kube, namespace, "LeaderChanged", "db")
+    annotations = kube.get(Service, "db-leader", namespace=namespace).metadata.annotations or {}
+    assert (
+        annotations["zen-lead.io/leader-pod-uid"]
+        == next(p for p in pods if p.metadata.name == leader).metadata.uid
+    )
