@@ -306,3 +306,33 @@ def test_orphans_left_while_the_controller_was_down_are_swept_at_start(
     )
     controller.start()
     eventually(lambda: gone(kube, Service, "db-leader", namespace), what="orphaned leader Service swept")
+
+
+def test_external_name_and_selector_less_sources(
+    kube: Client, namespace: str, controller: ControllerProcess
+) -> None:
+    """docs/director.md, "Source types": an ExternalName Service has no pods to lead — its opt-in is
+    reported and ignored (no leader Service); a Service without a selector selects no pod — its leader
+    Service routes nowhere (one slice, zero endpoints) and a Warning says why."""
+    pods_for(kube, namespace, "db", replicas=1)  # pods exist; neither source can select them
+    kube.create(
+        Service(
+            metadata=ObjectMeta(name="ext", namespace=namespace, annotations=ENABLED),
+            spec=ServiceSpec(type="ExternalName", externalName="db.example.com"),
+        )
+    )
+    kube.create(service("manual", namespace, selector=None, annotations=ENABLED))
+    [warning] = eventually(lambda: events(kube, namespace, "InvalidAnnotation", "ext"), what="ext's Warning")
+    assert warning.type == "Warning"
+    assert "ExternalName" in (warning.message or "")
+
+    eventually(lambda: leader_slices(kube, namespace, "manual-leader"), what="manual's leader slice")
+    [slice_] = leader_slices(kube, namespace, "manual-leader")
+    assert not slice_.endpoints
+    [no_pod] = eventually(lambda: events(kube, namespace, "NoEligiblePod", "manual"), what="manual's Warning")
+    assert no_pod.type == "Warning"
+    assert "no selector" in (no_pod.message or "")
+    settled(controller.writes, what="the controller's writes")
+    assert gone(kube, Service, "ext-leader", namespace)
+    assert not leader_slices(kube, namespace, "ext-leader")
+    assert leader_annotation(kube, namespace, "manual-leader") is None
