@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ from lightkube.resources.discovery_v1 import EndpointSlice
 
 from tests.support.controller import ControllerProcess
 from tests.support.wait import eventually
-from tests.support.workload import pod_ready
+from tests.support.workload import pod_ready, set_pod_ready
 from zen_lead.localcluster import ClusterInfo
 
 ENABLED = {"zen-lead.io/enabled": "true"}
@@ -92,6 +94,26 @@ def ready_pods(kube: Client, namespace: str, selector: dict[str, str]) -> list[P
         and p.status.podIP
         and not p.metadata.deletionTimestamp
     ]
+
+
+def ready_since(pod: Pod) -> datetime:
+    """The transition time of the pod's ``Ready=True`` condition."""
+    [ready] = [c for c in pod.status.conditions or [] if c.type == "Ready" and c.status == "True"]
+    return ready.lastTransitionTime
+
+
+def restart_ready_clock(kube: Client, namespace: str, names: list[str], *, after: datetime) -> None:
+    """Make the pods ``names`` Ready for less time than any pod Ready at ``after``, while they stay Ready:
+    their Ready condition gets a new transition time (as after a readiness blip nobody saw). Times have
+    one-second resolution, so the wall clock first passes ``after`` by more than a second."""
+    time.sleep(max(0.0, (after - datetime.now(UTC)).total_seconds() + 1.1))
+    for name in names:
+        set_pod_ready(kube, name, namespace, ready=True)
+    for name in names:
+        eventually(
+            lambda name=name: ready_since(kube.get(Pod, name, namespace=namespace)) > after,
+            what=f"{name}'s new Ready time",
+        )
 
 
 def events(

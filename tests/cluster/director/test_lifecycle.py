@@ -26,6 +26,7 @@ from tests.support.wait import eventually, settled
 from tests.support.workload import deployment, service
 
 pytestmark = pytest.mark.cluster
+STICKY = "zen-lead.io/sticky"
 
 
 def pods_for(kube: Client, namespace: str, app: str, replicas: int = 2) -> None:
@@ -109,7 +110,11 @@ def test_enabled_spelled_otherwise_warns_and_does_nothing(
     [warning] = eventually(lambda: events(kube, namespace, "InvalidAnnotation", "web"), what="a Warning")
     assert warning.type == "Warning"
     assert '"true"' in warning.message
+    # The Event is posted off the reconcile: give a wrong write of the same pass time to land (the
+    # controller's write counter, which counts the Event too, stops moving) before asserting absence.
+    settled(controller.writes, what="the controller's writes")
     assert gone(kube, Service, "web-leader", namespace)
+    assert not leader_slices(kube, namespace, "web-leader")
 
 
 def test_invalid_min_ready_duration_warns_and_routes(
@@ -141,7 +146,11 @@ def test_opt_out_and_source_deletion_remove_what_zen_lead_owned(
     )
     eventually(lambda: gone(kube, Service, "a-leader", namespace), what="a-leader removed on opt-out")
     eventually(lambda: not leader_slices(kube, namespace, "a-leader"), what="a-leader slices removed")
-    assert not events(kube, namespace, "InvalidAnnotation", "a")  # "false" is a quiet opt-out
+    # "false" is a quiet opt-out. Events are posted in the order they were recorded, off the reconcile:
+    # once an Event recorded after the opt-out's pass is visible, any Event of that pass is too.
+    kube.patch(Service, "b", namespace=namespace, obj={"metadata": {"annotations": {STICKY: "maybe"}}})
+    eventually(lambda: events(kube, namespace, "InvalidAnnotation", "b"), what="the later Event, for b")
+    assert not events(kube, namespace, "InvalidAnnotation", "a")
     kube.delete(Service, "b", namespace=namespace)
     eventually(lambda: gone(kube, Service, "b-leader", namespace), what="b-leader removed with its source")
     eventually(lambda: not leader_slices(kube, namespace, "b-leader"), what="b-leader slices removed")
@@ -251,12 +260,20 @@ def test_concurrent_annotation_updates_yield_one_leader_service(
         thread.start()
     for thread in threads:
         thread.join()
-    wait_leader(kube, namespace, "db-leader")
+    leader = wait_leader(kube, namespace, "db-leader")
+    settled(controller.writes, what="the controller's writes")
     leader_services = list(
         kube.list(Service, namespace=namespace, labels={"zen-lead.io/source-service": "db"})
     )
     assert [s.metadata.name for s in leader_services] == ["db-leader"]
     assert len(leader_slices(kube, namespace, "db-leader")) == 1
+    # One Service's reconciles never overlap (the queue holds a key back while a worker has it): had two
+    # passes run at once, each would have found no leader and elected one, and the recorder would have
+    # counted the Event twice. Every pass but the first found the leader routed and wrote nothing.
+    [elected] = eventually(lambda: events(kube, namespace, "LeaderElected", "db"), what="LeaderElected")
+    assert elected.count == 1, elected
+    assert leader in (elected.message or "")
+    assert controller.metric("zen_lead_reconcile_errors_total") == 0
 
 
 def test_many_services_in_one_namespace(kube: Client, namespace: str, controller: ControllerProcess) -> None:
@@ -289,3 +306,37 @@ def test_orphans_left_while_the_controller_was_down_are_swept_at_start(
     )
     controller.start()
     eventually(lambda: gone(kube, Service, "db-leader", namespace), what="orphaned leader Service swept")
+
+
+def test_external_name_and_selector_less_sources(
+    kube: Client, namespace: str, controller: ControllerProcess
+) -> None:
+    """docs/director.md, "Source types": an ExternalName Service has no pods to lead — it is told so
+    (``UnsupportedServiceType``, not an annotation problem) and gets no leader Service; a Service without
+    a selector selects no pod — its leader Service routes nowhere (one slice, zero endpoints) and a
+    Warning says why."""
+    pods_for(kube, namespace, "db", replicas=1)  # pods exist; neither source can select them
+    kube.create(
+        Service(
+            metadata=ObjectMeta(name="ext", namespace=namespace, annotations=ENABLED),
+            spec=ServiceSpec(type="ExternalName", externalName="db.example.com"),
+        )
+    )
+    kube.create(service("manual", namespace, selector=None, annotations=ENABLED))
+    [warning] = eventually(
+        lambda: events(kube, namespace, "UnsupportedServiceType", "ext"), what="ext's Warning"
+    )
+    assert warning.type == "Warning"
+    assert "ExternalName" in (warning.message or "")
+    assert not events(kube, namespace, "InvalidAnnotation", "ext")
+
+    eventually(lambda: leader_slices(kube, namespace, "manual-leader"), what="manual's leader slice")
+    [slice_] = leader_slices(kube, namespace, "manual-leader")
+    assert not slice_.endpoints
+    [no_pod] = eventually(lambda: events(kube, namespace, "NoEligiblePod", "manual"), what="manual's Warning")
+    assert no_pod.type == "Warning"
+    assert "no selector" in (no_pod.message or "")
+    settled(controller.writes, what="the controller's writes")
+    assert gone(kube, Service, "ext-leader", namespace)
+    assert not leader_slices(kube, namespace, "ext-leader")
+    assert leader_annotation(kube, namespace, "manual-leader") is None

@@ -13,10 +13,12 @@ from tests.cluster.director.conftest import (
     leader_endpoints,
     leader_slices,
     ready_pods,
+    ready_since,
+    restart_ready_clock,
     wait_leader,
 )
 from tests.support.controller import ControllerProcess
-from tests.support.wait import eventually
+from tests.support.wait import eventually, settled
 from tests.support.workload import deployment, service, set_pod_ready
 
 pytestmark = pytest.mark.cluster
@@ -134,18 +136,104 @@ def test_no_eligible_pod_means_zero_endpoints_then_recovery(
     assert wait_leader(kube, namespace, "db-leader") == pods[1].metadata.name
 
 
-def test_sticky_leader_survives_unrelated_updates_and_restarts(
+def test_sticky_keeps_a_leader_that_others_outrank_and_sticky_false_moves_it(
     kube: Client, namespace: str, controller: ControllerProcess
 ) -> None:
-    workload(kube, namespace)
+    """Stickiness must be the only reason the leader stays: another pod becomes the one Ready longest.
+    The same pods back a sticky Service and a ``sticky: "false"`` one, so the non-sticky one moving shows
+    that the change was seen and acted on; the sticky one must stay — then across a restart, and
+    through updates that change nothing."""
+    kube.create(deployment("db", namespace, replicas=3))
+    pods = eventually(
+        lambda: (p := ready_pods(kube, namespace, {"app": "db"})) and len(p) == 3 and p, what="3 ready pods"
+    )
+    # opted in once all three are Ready, so that both elect the pod Ready longest of the three
+    kube.create(service("db", namespace, selector={"app": "db"}, annotations=ENABLED))
+    sticky_false = {**ENABLED, "zen-lead.io/sticky": "false"}
+    kube.create(service("ns", namespace, selector={"app": "db"}, annotations=sticky_false))
     leader = wait_leader(kube, namespace, "db-leader")
+    assert wait_leader(kube, namespace, "ns-leader") == leader
+    others = [p for p in pods if p.metadata.name != leader]
+    restart_ready_clock(kube, namespace, [leader], after=max(ready_since(p) for p in others))
+
+    senior = wait_leader(kube, namespace, "ns-leader", not_in={leader})  # sticky: false re-chooses
+    assert senior in {p.metadata.name for p in others}
+    eventually(
+        lambda: [e for e in events(kube, namespace, "LeaderChanged", "ns") if "sticky: false" in e.message],
+        what="ns's LeaderChanged Event naming the reason",
+    )
+    settled(controller.writes, what="the controller's writes")  # db's pass, made from the same pod event
+    assert leader_endpoints(kube, namespace, "db-leader")[0][0] == leader
+    assert not events(kube, namespace, "LeaderChanged", "db")
+
+    # A restart forgets nothing: the leader is read back from the slice, and stays.
+    controller.stop()
+    controller.start()
+    eventually(
+        lambda: controller.metric("zen_lead_reconcile_duration_seconds_count") >= 2, what="the first pass"
+    )
+    settled(controller.writes, what="the restarted controller's writes")
+    assert controller.writes() == 0
+    assert leader_endpoints(kube, namespace, "db-leader")[0][0] == leader
+    assert leader_endpoints(kube, namespace, "ns-leader")[0][0] == senior
+
+    # Updates that change nothing a decision depends on change nothing either.
     for pod in kube.list(Pod, namespace=namespace, labels={"app": "db"}):
         kube.patch(
             Pod, pod.metadata.name, namespace=namespace, obj={"metadata": {"labels": {"unrelated": "x"}}}
         )
     kube.patch(Service, "db", namespace=namespace, obj={"metadata": {"annotations": {"unrelated": "y"}}})
-    controller.stop()
-    controller.start()
-    eventually(lambda: controller.metric("zen_lead_informer_synced") >= 3, what="synced")
-    assert wait_leader(kube, namespace, "db-leader") == leader
+    eventually(
+        lambda: controller.metric("zen_lead_reconcile_duration_seconds_count") >= 3,
+        what="db reconciled after its annotation changed",
+    )
+    settled(controller.writes, what="the controller's writes")
+    assert controller.writes() == 0
     assert leader_endpoints(kube, namespace, "db-leader")[0][0] == leader
+
+
+def test_the_leader_is_read_from_the_slice_not_from_the_annotations(
+    kube: Client, namespace: str, controller: ControllerProcess
+) -> None:
+    """docs/director.md: the current leader is read from the routing truth, the slices. While the
+    controller is down its leader annotations are rewritten to name another eligible pod — the one
+    Ready longest, which a fresh election would pick too. After the restart the slice must still route to
+    the real leader, no change may be announced, and the annotations are repaired."""
+    kube.create(deployment("db", namespace, replicas=3))
+    pods = eventually(
+        lambda: (p := ready_pods(kube, namespace, {"app": "db"})) and len(p) == 3 and p, what="3 ready pods"
+    )
+    kube.create(service("db", namespace, selector={"app": "db"}, annotations=ENABLED))
+    leader = wait_leader(kube, namespace, "db-leader")
+    others = [p for p in pods if p.metadata.name != leader]
+    restart_ready_clock(kube, namespace, [leader], after=max(ready_since(p) for p in others))
+    eventually(lambda: leader_annotation(kube, namespace, "db-leader") == leader, what="db-leader annotated")
+    settled(controller.writes, what="the controller's writes")
+    controller.stop()
+
+    decoy = min(others, key=lambda p: (ready_since(p), p.metadata.creationTimestamp, p.metadata.name))
+    kube.patch(
+        Service,
+        "db-leader",
+        namespace=namespace,
+        obj={
+            "metadata": {
+                "annotations": {
+                    "zen-lead.io/leader-pod": decoy.metadata.name,
+                    "zen-lead.io/leader-pod-uid": decoy.metadata.uid,
+                }
+            }
+        },
+    )
+    controller.start()
+    eventually(
+        lambda: leader_annotation(kube, namespace, "db-leader") == leader, what="the annotations repaired"
+    )
+    settled(controller.writes, what="the restarted controller's writes")
+    assert {name for name, _ in leader_endpoints(kube, namespace, "db-leader")} == {leader}
+    assert not events(kube, namespace, "LeaderChanged", "db")
+    annotations = kube.get(Service, "db-leader", namespace=namespace).metadata.annotations or {}
+    assert (
+        annotations["zen-lead.io/leader-pod-uid"]
+        == next(p for p in pods if p.metadata.name == leader).metadata.uid
+    )

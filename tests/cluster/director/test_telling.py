@@ -1,5 +1,5 @@
 """What the director tells users, on the real cluster: a name two sources ask for, Services that are
-not opted in, ExternalName sources, and a first deploy (a wait, not a warning)."""
+not opted in, and a first deploy (a wait, not a warning). ExternalName: test_lifecycle."""
 
 from __future__ import annotations
 
@@ -89,25 +89,6 @@ def test_a_service_not_opted_in_is_warned_once_about_enabled_and_an_opt_out_hear
     assert events(kube, namespace, involved="quiet") == []
     ours = kube.list(Service, namespace=namespace, labels={"app.kubernetes.io/managed-by": "zen-lead"})
     assert list(ours) == []
-
-
-def test_an_external_name_source_is_told_it_is_unsupported_and_gets_no_leader_service(
-    kube: Client, namespace: str, controller: ControllerProcess
-) -> None:
-    kube.create(
-        Service.from_dict(
-            {
-                "metadata": {"name": "ext", "namespace": namespace, "annotations": ENABLED},
-                "spec": {"type": "ExternalName", "externalName": "db.example.com"},
-            }
-        )
-    )
-    told = eventually(lambda: events(kube, namespace, "UnsupportedServiceType", "ext"), what="the Warning")
-    assert told[0].type == "Warning"
-    assert "no leader Service is made" in (told[0].message or "")
-    assert not events(kube, namespace, "InvalidAnnotation", "ext")
-    settled(lambda: controller.writes(), quiet=2.0, what="writes")
-    assert [s.metadata.name for s in kube.list(Service, namespace=namespace)] == ["ext"]
 
 
 def test_a_first_deploy_is_a_normal_wait_and_a_warning_only_past_the_grace(

@@ -8,7 +8,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from tests.cluster.election.harness import Change, Proc
+from tests.cluster.election.harness import GAP, Change, Proc
 
 MICROTIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 SPEC_FIELDS = {"holderIdentity", "leaseDurationSeconds", "acquireTime", "renewTime", "leaseTransitions"}
@@ -51,6 +51,7 @@ def assert_lawful_history(changes: list[Change], *, lease_duration: float) -> in
     takeovers = 0
     previous: Change | None = None
     for change in changes:
+        assert change.type != GAP, "the Lease watch missed changes (410 Gone): the history is incomplete"
         if change.type == "DELETED" or not change.spec:
             previous = None
             continue
@@ -96,3 +97,25 @@ def owned_spec_fields(lease: dict[str, Any], manager: str) -> set[str]:
         if entry.get("manager") == manager:
             return {key[2:] for key in (entry.get("fieldsV1") or {}).get("f:spec", {})}
     return set()
+
+
+def assert_handed_over_by_release(
+    changes: list[Change], *, old: str, new: str, lease_duration: float
+) -> float:
+    """``new``'s tenure followed ``old``'s through a release record, inside ``old``'s lease; return the gap.
+
+    In the watched history the first record naming ``new`` comes right after an empty holder (the
+    release), and its ``acquireTime`` lies less than a lease duration after ``old``'s last renewal:
+    ``new`` did not wait for the lease to run out, which it would have to do without the release (then
+    the gap is at least the lease duration, see ``assert_lawful_history``)."""
+    first_new = next(i for i, c in enumerate(changes) if c.holder == new)
+    assert first_new > 0, f"no record before {new}'s tenure"
+    released = changes[first_new - 1]
+    assert released.type != GAP, "the Lease watch missed changes (410 Gone): the history is incomplete"
+    assert released.holder == "", f"{new} did not take a released record: {released}"
+    last_old = [c for c in changes[:first_new] if c.holder == old][-1]
+    gap = (wall(changes[first_new].spec["acquireTime"]) - wall(last_old.spec["renewTime"])).total_seconds()
+    assert gap < lease_duration, (
+        f"{new} took over {gap:.3f}s after {old}'s last renewal: it waited for expiry"
+    )
+    return gap

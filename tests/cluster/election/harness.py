@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lightkube import AsyncClient
+from lightkube import ApiError, AsyncClient
 from lightkube.core.resource import ApiInfo, ResourceDef
 from lightkube.generic_resource import GenericNamespacedResource
 
@@ -153,6 +153,18 @@ async def first_of(
         await asyncio.sleep(0.02)
 
 
+async def until(check: Callable[[], bool], *, within: float, what: str, interval: float = 0.01) -> None:
+    """Wait until ``check()`` holds (the asyncio twin of ``tests.support.wait``). ``interval=0`` re-checks
+    at every turn of the event loop: nothing that happens in this process between two awaits is missed."""
+    deadline = time.monotonic() + within
+    while True:
+        if check():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within}s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
 def python_script(script: str, *args: str) -> list[str]:
     return [sys.executable, str(HERE / script), *args]
 
@@ -165,6 +177,9 @@ def tail(path: Path, lines: int = 30) -> str:
 
 
 # ---- the Lease watch ------------------------------------------------------------------------------
+GAP = "GAP"  # a Change of this type marks changes the watch missed (it could not resume after 410 Gone)
+
+
 @dataclass(frozen=True)
 class Change:
     t: float  # local monotonic arrival time
@@ -182,7 +197,11 @@ class Change:
 
 
 class LeaseWatch:
-    """Records every change of one Lease with its arrival time."""
+    """Records every change of one Lease with its arrival time.
+
+    A watch that breaks (a frozen apiserver, a closed stream) resumes from the last resourceVersion it
+    saw, so the changes made meanwhile still arrive, late; if it cannot resume (410 Gone), a ``GAP``
+    change says so and the history checks refuse it rather than judge an incomplete history."""
 
     def __init__(self, client: AsyncClient, namespace: str, name: str) -> None:
         self.client, self.namespace, self.name = client, namespace, name
@@ -200,24 +219,30 @@ class LeaseWatch:
         await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
+        version: str | None = None  # the last resourceVersion seen: a restarted watch resumes there
         while True:
             try:
                 stream = self.client.watch(
-                    RawLease, namespace=self.namespace, fields={"metadata.name": self.name}, server_timeout=60
+                    RawLease,
+                    namespace=self.namespace,
+                    fields={"metadata.name": self.name},
+                    server_timeout=60,
+                    resource_version=version,
                 )
                 async for event_type, obj in stream:
+                    version = obj.metadata.resourceVersion
                     self.changes.append(
-                        Change(
-                            time.monotonic(),
-                            event_type,
-                            dict(obj.get("spec") or {}),
-                            obj.metadata.resourceVersion,
-                        )
+                        Change(time.monotonic(), event_type, dict(obj.get("spec") or {}), version)
                     )
                     self._arrived.set()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # the apiserver froze or restarted the watch: start a fresh one
+            except ApiError as error:
+                if error.status.code == 410:  # too old to resume: what happened in between is lost
+                    self.changes.append(Change(time.monotonic(), GAP, {}, ""))
+                    version = None
+                await asyncio.sleep(0.2)
+            except Exception:  # the apiserver froze or closed the stream: resume from ``version``
                 await asyncio.sleep(0.2)
 
     async def wait_for(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from lightkube import AsyncClient
 from tests.cluster.election.checks import (
     SPEC_FIELDS,
     assert_client_go_shape,
+    assert_handed_over_by_release,
     assert_lawful_history,
     owned_spec_fields,
     wall,
@@ -39,7 +39,6 @@ from tests.cluster.election.harness import (
 from zen_lead.localcluster import ClusterInfo
 
 pytestmark = pytest.mark.cluster
-CLIENT_GO_JITTER = 1.2
 
 
 async def go_candidate(
@@ -97,8 +96,8 @@ async def test_client_go_and_zen_lead_candidates_share_one_lease(
             last_go = (await raw_lease(aclient, namespace))["spec"]
             killed_at = go1.signal(signal.SIGKILL)
             await go1.kill()
-            took_over = await py1.wait_for("became leader", after=killed_at, within=LD + RP + 5)
-            assert took_over["t"] - killed_at <= LD + RP + 0.5
+            # a hang guard, not a bound: when is checked exactly below, on the stored times
+            took_over = await py1.wait_for("became leader", after=killed_at, within=LD + RP + 10)
             ours = await raw_lease(aclient, namespace)
             spec = ours["spec"]
             assert_client_go_shape(spec, holder="py-1", lease_duration=int(LD))
@@ -128,14 +127,16 @@ async def test_client_go_and_zen_lead_candidates_share_one_lease(
             # -- we release: client-go takes over at its next (jittered) retry -----------------------
             stopped_at = py1.signal(signal.SIGTERM)
             assert await py1.exited(within=10) == 0
-            taken = await go2.wait_for("became leader", after=stopped_at, within=10)
-            assert taken["t"] - stopped_at <= RP * (1 + CLIENT_GO_JITTER) + 0.5
+            await go2.wait_for("became leader", after=stopped_at, within=10)
             after = await raw_lease(aclient, namespace)
             assert after["spec"]["holderIdentity"] == "go-2"
             assert after["spec"]["leaseTransitions"] == spec["leaseTransitions"] + 1  # client-go counted it
+            # client-go read our release record as free: it took the Lease at its next jittered retry
+            # (within RP x (1 + 1.2) = 1.1 s), not after our lease would have run out
+            await watch.wait_for(lambda c: c.holder == "go-2", within=5)
+            assert_handed_over_by_release(watch.changes, old="py-1", new="go-2", lease_duration=LD)
 
-            assert_lawful_history(watch.changes, lease_duration=LD)
-            assert time.monotonic() > stopped_at
+            assert assert_lawful_history(watch.changes, lease_duration=LD) >= 1  # py-1's takeover from go-1
         finally:
             for proc in procs:
                 await proc.kill()

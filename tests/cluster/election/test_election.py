@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
 from pathlib import Path
 
 import pytest
 from lightkube import AsyncClient
 
-from tests.cluster.election.checks import assert_lawful_history, assert_no_overlap, tenures
+from tests.cluster.election.checks import (
+    assert_handed_over_by_release,
+    assert_lawful_history,
+    assert_no_overlap,
+    tenures,
+)
 from tests.cluster.election.harness import (
     LD,
     RP,
@@ -74,11 +78,12 @@ async def test_five_candidates_one_leader_no_overlap_fast_release_lawful_crash_t
             standbys = [p for p in procs if p is not leader]
             stopped_at = leader.signal(signal.SIGTERM)
             assert await leader.exited(within=10) == 0
-            second, became = await first_of(standbys, "became leader", after=stopped_at, within=RP + 5)
-            took = became["t"] - stopped_at
-            assert took <= RP + 0.5, f"graceful takeover took {took:.2f}s"
+            second, _ = await first_of(standbys, "became leader", after=stopped_at, within=RP + 5)
             released = await watch.wait_for(lambda c: c.holder == "" and c.transitions >= 0, within=5)
             assert released.spec["leaseDurationSeconds"] == 1  # client-go's release record
+            # taken at once from the release (the standby's watch woke it), not after the lease ran out
+            await watch.wait_for(lambda c: c.holder == second.name, within=5)
+            assert_handed_over_by_release(watch.changes, old=leader.name, new=second.name, lease_duration=LD)
             drained = leader.named("work cancelled")[-1]["t"]
             assert leader.named("stopped leading")[-1]["t"] >= drained  # on_stopped_leading after the drain
 
@@ -86,10 +91,9 @@ async def test_five_candidates_one_leader_no_overlap_fast_release_lawful_crash_t
             remaining = [p for p in standbys if p is not second]
             killed_at = died[second.name] = second.signal(signal.SIGKILL)
             await second.kill()
-            _, became = await first_of(remaining, "became leader", after=killed_at, within=LD + RP + 5)
-            took = became["t"] - killed_at
-            # its last renewal started at most ~one retry period before the kill; LD after that, no earlier
-            assert LD - RP - 0.5 <= took <= LD + RP + 0.5, f"crash takeover after {took:.2f}s"
+            # a hang guard, not a bound: the takeover comes a lease duration after the last renewal
+            # (checked exactly, on the stored times, by assert_lawful_history below)
+            await first_of(remaining, "became leader", after=killed_at, within=LD + RP + 10)
 
             await asyncio.sleep(RP * 2)
             assert_no_overlap(tenures(procs, died=died))
@@ -117,11 +121,14 @@ async def test_stopping_a_standby_does_not_disturb_the_leader(
             stopped_at = standby.signal(signal.SIGTERM)
             assert await standby.exited(within=10) == 0
             await asyncio.sleep(RP * 3)
+            await watch.wait_for(lambda c: c.t > stopped_at, within=10)  # the leader kept renewing
             after_stop = [c for c in watch.changes if c.t > stopped_at]
-            assert after_stop, "the leader kept renewing"
-            assert all(c.holder == leader.name for c in after_stop), watch.history()
+            token = leader.named("became leader")[0]["token"]
+            # every record written since is the leader's, in the same tenure: no release, no new tenure
+            assert all(c.holder == leader.name and c.transitions == token for c in after_stop), (
+                watch.history()
+            )
             assert not leader.named("work cancelled")
-            assert time.monotonic() > stopped_at
         finally:
             for proc in procs:
                 await proc.kill()

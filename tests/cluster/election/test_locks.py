@@ -83,15 +83,11 @@ async def test_a_holder_killed_in_its_critical_section_loses_the_lock_after_the_
         try:
             entered = await holder.wait_for("enter", within=30)
             await asyncio.sleep(RENEW_EVERY * 3)
-            killed_at = holder.signal(signal.SIGKILL)
+            holder.signal(signal.SIGKILL)
             await holder.kill()
+            # the lock's timeout is a hang guard here; when it was taken is checked on the stored times
             async with lock(LeaseRef("crash", namespace, client=api), ttl=TTL, timeout=TTL * 3) as fence:
-                acquired_at = time.monotonic()
                 assert fence.token > entered["token"]
-            waited = acquired_at - killed_at
-            assert TTL - RENEW_EVERY - 0.5 <= waited <= TTL + RENEW_EVERY + 1.0, (
-                f"took the lock after {waited:.2f}s"
-            )
             token = fence.token
             ours = await watch.wait_for(lambda c: c.transitions == token and bool(c.holder), within=10)
             last_renewal = [c for c in watch.changes if c.holder == entered["identity"]][-1]
@@ -150,8 +146,8 @@ async def test_a_lock_that_cannot_be_renewed_cancels_its_body(
         holder.signal(signal.SIGSTOP)  # its renewals stop; its monotonic clock keeps running
         await asyncio.sleep(TTL * 2 / 3 + 0.5)  # past its renew deadline
         resumed_at = holder.signal(signal.SIGCONT)
-        lost = await holder.wait_for("lock lost", within=5)
-        assert lost["t"] - resumed_at < 1.0
+        lost = await holder.wait_for("lock lost", after=resumed_at, within=10)
+        # the deadline ended it (no renewal had a chance to fail first: that reason would differ)
         assert "renew deadline passed" in lost["reason"]
         assert await holder.exited(within=10) == 0
     finally:
@@ -173,17 +169,17 @@ async def test_try_acquire_wait_false_timeout_and_holder(
             async with lock(LeaseRef("single", namespace, client=api), ttl=TTL, wait=False):
                 pass
         started = time.monotonic()
-        with pytest.raises(LockNotAcquiredError, match=r"not acquired within 0\.5s"):
-            async with lock(LeaseRef("single", namespace, client=api), ttl=TTL, timeout=0.5):
-                pass
-        assert 0.5 <= time.monotonic() - started < 2.0
+        async with asyncio.timeout(30):  # a hang guard: a timeout that never fired would wait for ever
+            with pytest.raises(LockNotAcquiredError, match=r"not acquired within 0\.5s"):
+                async with lock(LeaseRef("single", namespace, client=api), ttl=TTL, timeout=0.5):
+                    pass
+        assert time.monotonic() - started >= 0.5  # it tried for its whole timeout before giving up
         await fence.confirm()
     # released on exit: client-go's release record, and the lock is free at once
     released = dict(await aclient.get(RawLease, "single", namespace=namespace))["spec"]
     assert released["holderIdentity"] == ""
     assert released["leaseDurationSeconds"] == 1
     assert await holder(LeaseRef("single", namespace, client=api), max_age=0) is None
-    started = time.monotonic()
-    async with lock(LeaseRef("single", namespace, client=api), ttl=TTL, timeout=5) as second:
-        assert time.monotonic() - started < 1.0
+    # free at once: taken without waiting (wait=False fails at once on a held Lease, see above)
+    async with lock(LeaseRef("single", namespace, client=api), ttl=TTL, wait=False) as second:
         assert second.token == fence.token + 1

@@ -10,13 +10,14 @@ import json
 import os
 import signal
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from lightkube import AsyncClient
 
-from tests.cluster.election.checks import assert_lawful_history, assert_no_overlap, tenures
-from tests.cluster.election.harness import LD, RD, RP, LeaseWatch, first_of
+from tests.cluster.election.checks import assert_lawful_history, assert_no_overlap, tenures, wall
+from tests.cluster.election.harness import LD, RP, LeaseWatch, first_of
 from tests.cluster.election.test_election import start_candidates
 from zen_lead.localcluster import ClusterInfo
 
@@ -55,15 +56,27 @@ async def test_frozen_apiserver_cancels_leader_work_before_the_lease_expires_and
                 os.kill(pid, signal.SIGCONT)
             resumed_at = time.monotonic()
 
-            # step-down at the deadline: renew_deadline after the start of the last successful renewal
-            deadline = cancelled["deadline"]
-            assert cancelled["t"] - stopped_at <= RD + 0.3, (
-                f"stepped down {cancelled['t'] - stopped_at:.2f}s in"
+            # The leader stopped acting before anyone else could take over, judged from what the apiserver
+            # stored, not from the deadline the code reports: the last renewal of its tenure is stamped
+            # (renewTime, this machine's wall clock) just after that renewal started; any other candidate
+            # observed it later than it was written, and waits a whole lease duration from then. So the
+            # step-down must come before renewTime + LD. The design leaves LD - RD = 1 s to spare: this
+            # fails only if the step-down came that much later than renew_deadline after the renewal.
+            # (The watch resumes from its last resourceVersion, so a renewal stored just before the freeze
+            # is in the history even if its event arrived after the thaw.)
+            assert not [e for e in leader.named("work cancelled") if e["t"] < stopped_at]
+            renewals = [
+                wall(c.spec["renewTime"])
+                for c in watch.changes
+                if c.holder == leader.name and c.transitions == cancelled["token"]
+            ]
+            last_renewal = max(renewals)
+            wall_offset = time.time() - time.monotonic()  # one host: both clocks advance together
+            stepped_down = datetime.fromtimestamp(cancelled["t"] + wall_offset, UTC)
+            assert stepped_down < last_renewal + timedelta(seconds=LD), (
+                f"work cancelled at {stepped_down}, the lease renewed at {last_renewal} could expire "
+                f"for others at {last_renewal + timedelta(seconds=LD)}"
             )
-            assert cancelled["t"] <= deadline + 0.3
-            # ... which is LD - RD before anyone else may take over (their clocks start after that renewal)
-            earliest_takeover = deadline - RD + LD
-            assert earliest_takeover - cancelled["t"] >= (LD - RD) - 0.3
             assert not standby.named("became leader")  # nobody led during the outage
 
             # back: someone leads again; the ex-leader campaigns (it leads, or it takes over on release)

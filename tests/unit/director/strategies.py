@@ -26,19 +26,44 @@ IP_SETS: tuple[tuple[str, ...], ...] = (
 
 @st.composite
 def pods(draw: st.DrawFn, name: str) -> Pod:
+    """A healthy pod, a healthy pod with exactly one defect (so that each rule alone decides), or a pod
+    with every attribute drawn at random."""
     index = POD_NAMES.index(name)
-    healthy = draw(st.booleans())
-    ips = ((f"10.0.0.{index + 1}", f"fd00::{index + 1}"),) if healthy else IP_SETS
+    v4, v6 = f"10.0.0.{index + 1}", f"fd00::{index + 1}"
+    attributes: dict[str, object] = {
+        "labels": APP,
+        "phase": "Running",
+        "ready": True,
+        "ips": (v4, v6),
+        "terminating": False,
+        "container_ports": (HTTP_TCP,),
+    }
+    kind = draw(st.sampled_from(["healthy", "one defect", "one defect", "random"]))
+    if kind == "one defect":
+        defects: dict[str, list[object]] = {
+            "labels": [{"app": "other"}, {}],
+            "phase": ["Pending", "Succeeded", None],
+            "ready": [False],
+            "ips": [(), ("not-an-ip",), (v4,), (v6,)],  # one family only: a defect for some Services
+            "terminating": [True],
+            "container_ports": [(), (HTTP_UDP,)],  # a defect for Services with a named targetPort
+        }
+        defect = draw(st.sampled_from(sorted(defects)))
+        attributes[defect] = draw(st.sampled_from(defects[defect]))
+    elif kind == "random":
+        attributes = {
+            "labels": draw(st.sampled_from([APP, {"app": "other"}, {}, {**APP, "tier": "x"}])),
+            "phase": draw(st.sampled_from(["Running", "Pending", "Succeeded", None])),
+            "ready": draw(st.booleans()),
+            "ips": draw(st.sampled_from(IP_SETS)),
+            "terminating": draw(st.booleans()),
+            "container_ports": draw(st.sampled_from([(), (HTTP_TCP,), (HTTP_UDP,)])),
+        }
     return make_pod(
         name,
-        labels=APP if healthy else draw(st.sampled_from([APP, {"app": "other"}, {}, {**APP, "tier": "x"}])),
-        phase="Running" if healthy else draw(st.sampled_from(["Running", "Pending", "Succeeded", None])),
-        ready=healthy or draw(st.booleans()),
         ready_at=draw(st.none() | st.integers(-30, 600).map(lambda ago: NOW - ago)),
         created_at=draw(st.none() | st.integers(0, 1000).map(lambda ago: NOW - ago)),
-        ips=draw(st.sampled_from(ips)),
-        terminating=not healthy and draw(st.booleans()),
-        container_ports=(HTTP_TCP,) if healthy else draw(st.sampled_from([(), (HTTP_TCP,), (HTTP_UDP,)])),
+        **attributes,  # type: ignore[arg-type]
     )
 
 

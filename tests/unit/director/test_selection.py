@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.unit.director import oracle
 from tests.unit.director.builders import NOW, make_pod, make_service
 from tests.unit.director.strategies import HTTP_TCP, HTTP_UDP, NAMED_HTTP, configs, pod_lists, services
 from zen_lead.director.core import (
@@ -200,6 +201,9 @@ def test_min_ready_delays_an_election_and_says_when_to_look_again() -> None:
 
 
 # ---- properties -------------------------------------------------------------------------------------
+# The oracle (tests/unit/director/oracle.py) is written from docs/director.md and shares no code with
+# ``ineligibility`` or ``select_leader``: a property that asked the code under test for the expected
+# answer could not fail when the code is wrong.
 def expected_uid(pods: list[Pod], data: st.DataObject) -> str | None:
     return data.draw(st.sampled_from([None, "uid-gone", *(p.metadata.uid for p in pods)]))
 
@@ -216,6 +220,25 @@ def test_selection_does_not_depend_on_input_order(
     assert first == second
 
 
+@settings(max_examples=300)
+@given(pods=pod_lists, service=services, config=configs, data=st.data())
+def test_the_leader_and_the_eligible_count_are_the_documented_ones(
+    pods: list[Pod], service: Service, config: DirectorConfig, data: st.DataObject
+) -> None:
+    current = expected_uid(pods, data)
+    selection = select_leader(pods=pods, service=service, config=config, current_leader_uid=current, now=NOW)
+    min_ready, sticky = config.min_ready_seconds, config.sticky
+    eligible = oracle.eligible_pods(
+        pods, service, now=NOW, min_ready=min_ready, sticky=sticky, current=current
+    )
+    expected = oracle.expected_leader(
+        pods, service, now=NOW, min_ready=min_ready, sticky=sticky, current=current
+    )
+    assert selection.eligible_count == len(eligible)
+    assert selection.leader == expected
+    assert (selection.leader is None) == (selection.reason is SelectionReason.NO_ELIGIBLE_POD)
+
+
 @settings(max_examples=150)
 @given(pods=pod_lists, service=services, config=configs, data=st.data())
 def test_the_leader_is_always_eligible(
@@ -228,19 +251,10 @@ def test_the_leader_is_always_eligible(
     if leader is None:
         return
     exempt = config.sticky and leader.metadata.uid == current
-    verdict = ineligibility(
-        leader,
-        selector=service.spec.selector,
-        service_ports=service.spec.ports,
-        ip_families=served_families(service),
-        now=NOW,
-        min_ready_seconds=config.min_ready_seconds,
-        exempt_min_ready=exempt,
-    )
-    assert verdict is None
+    assert oracle.verdict(leader, service, now=NOW, min_ready=config.min_ready_seconds, exempt=exempt) is None
     assert leader.metadata.deletion_timestamp is None
     assert leader.status.phase == "Running"
-    assert ready_since(leader) is not None or any(c.type == "Ready" for c in leader.status.conditions)
+    assert any(c.type == "Ready" and c.status == "True" for c in leader.status.conditions)
     assert service.spec.selector
     assert all(leader.metadata.labels.get(k) == v for k, v in service.spec.selector.items())
 
@@ -253,20 +267,7 @@ def test_without_min_ready_any_eligible_pod_means_a_leader(
     config = DirectorConfig(enabled=True, leader_service_name="x", sticky=sticky)
     current = expected_uid(pods, data)
     selection = select_leader(pods=pods, service=service, config=config, current_leader_uid=current, now=NOW)
-    eligible = [
-        p
-        for p in pods
-        if ineligibility(
-            p,
-            selector=service.spec.selector,
-            service_ports=service.spec.ports,
-            ip_families=served_families(service),
-            now=NOW,
-            min_ready_seconds=0,
-            exempt_min_ready=False,
-        )
-        is None
-    ]
+    eligible = [p for p in pods if oracle.verdict(p, service, now=NOW, min_ready=0, exempt=False) is None]
     assert selection.eligible_count == len(eligible)
     assert (selection.leader is not None) == bool(eligible)
 
@@ -279,15 +280,7 @@ def test_sticky_keeps_an_eligible_current_leader(
     if not pods:
         return
     current = data.draw(st.sampled_from(pods))
-    verdict = ineligibility(
-        current,
-        selector=service.spec.selector,
-        service_ports=service.spec.ports,
-        ip_families=served_families(service),
-        now=NOW,
-        min_ready_seconds=config.min_ready_seconds,
-        exempt_min_ready=True,
-    )
+    verdict = oracle.verdict(current, service, now=NOW, min_ready=config.min_ready_seconds, exempt=True)
     selection = select_leader(
         pods=pods,
         service=service,
@@ -305,7 +298,7 @@ def test_sticky_keeps_an_eligible_current_leader(
         assert selection.reason is SelectionReason.STICKY
     else:
         assert selection.leader != current
-        assert selection.previous_ineligibility is verdict
+        assert selection.previous_ineligibility == verdict
 
 
 @settings(max_examples=150)
@@ -313,29 +306,24 @@ def test_sticky_keeps_an_eligible_current_leader(
 def test_requeue_after_is_the_earliest_moment_a_held_back_pod_qualifies(
     pods: list[Pod], service: Service, config: DirectorConfig, data: st.DataObject
 ) -> None:
+    """Checked two ways: against the oracle's held-back pods, and by its meaning — asked again at
+    ``now + requeue_after`` one more pod is eligible, asked a moment earlier none is yet."""
     current = expected_uid(pods, data)
-    selection = select_leader(pods=pods, service=service, config=config, current_leader_uid=current, now=NOW)
+
+    def at(now: float) -> Selection:
+        return select_leader(pods=pods, service=service, config=config, current_leader_uid=current, now=now)
+
+    selection = at(NOW)
     waits = []
     for pod in pods:
         exempt = config.sticky and pod.metadata.uid == current
-        otherwise_eligible = (
-            ineligibility(
-                pod,
-                selector=service.spec.selector,
-                service_ports=service.spec.ports,
-                ip_families=served_families(service),
-                now=NOW,
-                min_ready_seconds=0,
-                exempt_min_ready=False,
-            )
-            is None
-        )
-        since = ready_since(pod)
-        if config.min_ready_seconds > 0 and otherwise_eligible and not exempt and since is not None:
-            wait = since + config.min_ready_seconds - NOW
-            if wait > 0:
-                waits.append(wait)
+        held = oracle.verdict(pod, service, now=NOW, min_ready=config.min_ready_seconds, exempt=exempt)
+        since = oracle.ready_time(pod)
+        if held == "NotReadyLongEnough" and since is not None:
+            waits.append(since + config.min_ready_seconds - NOW)
     assert selection.requeue_after == (min(waits) if waits else None)
     if selection.requeue_after is not None:
         assert selection.requeue_after > 0
         assert math.isfinite(selection.requeue_after)
+        assert at(NOW + selection.requeue_after).eligible_count > selection.eligible_count
+        assert at(NOW + selection.requeue_after - 1e-3).eligible_count == selection.eligible_count

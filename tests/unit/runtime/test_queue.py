@@ -31,15 +31,27 @@ async def test_duplicates_collapse_and_failover_goes_first() -> None:
 
 async def test_a_key_added_while_processing_is_redone_after_done_never_concurrently() -> None:
     queue: WorkQueue[str] = WorkQueue()
-    queue.add("a")
+    queue.add("a", since=100.0)
     item = await queue.get()
-    queue.add("a", Lane.FAILOVER)
-    queue.add("a")
+    assert item.since == 100.0
+    queue.add("a", Lane.FAILOVER, since=130.0)
+    queue.add("a", since=125.0)
+    queue.add("a", since=140.0)
     assert len(queue) == 0  # held back while a worker has it
     queue.done(item.key)
     again = await queue.get()
     assert (again.key, again.lane) == ("a", Lane.FAILOVER)
-    assert again.since <= item.since + 1  # keeps the earliest trigger time of the dirty adds
+    # the earliest trigger of the adds made while it was processed: not the processed item's, not the last
+    assert again.since == 125.0
+
+
+async def test_a_queued_key_keeps_the_earliest_trigger_time_of_its_adds() -> None:
+    queue: WorkQueue[str] = WorkQueue()
+    queue.add("a", since=50.0)
+    queue.add("a", Lane.FAILOVER, since=40.0)  # an upgrade keeps the earliest time too
+    queue.add("a", since=60.0)
+    item = await queue.get()
+    assert (item.key, item.lane, item.since) == ("a", Lane.FAILOVER, 40.0)
 
 
 async def test_failovers_drained_waits_for_queued_and_in_flight_failover_keys_only() -> None:
@@ -80,12 +92,14 @@ async def test_routine_keys_wait_for_failovers_in_flight_then_for_at_most_the_ho
     queue.done("metadata")
 
     queue.add("stuck", Lane.FAILOVER)
-    queue.add("starved")
+    queued_at = time.monotonic()
+    queue.add("starved", since=queued_at)
     await queue.get()  # "stuck" is processed and never finishes
-    started = time.monotonic()
-    item = await asyncio.wait_for(queue.get(), 2)
+    # A hang guard, not a time bound: the queue's timer releases the key at queued_at + 0.2 s.
+    item = await asyncio.wait_for(queue.get(), 30)
     assert item.key == "starved"
-    assert time.monotonic() - started >= 0.1  # held back, but not for ever
+    # held back for the whole holdback (the release compares the same monotonic clock), but not for ever
+    assert time.monotonic() >= queued_at + 0.2
 
 
 async def test_retry_keeps_the_lane_the_key_failed_in() -> None:
@@ -132,21 +146,39 @@ async def test_cancel_delayed_and_retry_backoff_grows_to_its_cap() -> None:
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from("abcdef"), st.sampled_from(list(Lane))), max_size=40))
-def test_every_added_key_is_processed_exactly_once_with_its_most_urgent_lane(
-    adds: list[tuple[str, Lane]],
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from("abcdef"),
+            st.sampled_from(list(Lane)),
+            st.floats(min_value=0, max_value=1e6, allow_nan=False),
+        ),
+        max_size=40,
+    )
+)
+def test_every_added_key_is_processed_exactly_once_with_its_most_urgent_lane_and_earliest_time(
+    adds: list[tuple[str, Lane, float]],
 ) -> None:
-    async def scenario() -> list[tuple[str, Lane]]:
+    async def scenario() -> list[tuple[str, Lane, float]]:
         queue: WorkQueue[str] = WorkQueue()
-        for key, lane in adds:
-            queue.add(key, lane)
-        return await drain(queue)
+        for key, lane, since in adds:
+            queue.add(key, lane, since=since)
+        taken = []
+        while len(queue):
+            item = await queue.get()
+            taken.append((item.key, item.lane, item.since))
+            queue.done(item.key)
+        return taken
 
     taken = asyncio.run(scenario())
-    expected = {key: min(lane for k, lane in adds if k == key) for key, _ in adds}
-    assert dict(taken) == expected
+    keys = {key for key, _, _ in adds}
+    expected = {
+        key: (min(lane for k, lane, _ in adds if k == key), min(t for k, _, t in adds if k == key))
+        for key in keys
+    }
+    assert {key: (lane, since) for key, lane, since in taken} == expected
     assert len(taken) == len(expected)
-    lanes = [lane for _, lane in taken]
+    lanes = [lane for _, lane, _ in taken]
     assert lanes == sorted(lanes)  # every failover key before every routine key
 
 
