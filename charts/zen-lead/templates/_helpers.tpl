@@ -79,4 +79,10 @@ cluster-wide mode): those the enabled components declare in the code, rendered i
 deploy/render.py. docs/deployment.md explains each verb; tests/cluster/deploy proves they suffice. */}}
 {{- define "zen-lead.managedRules" -}}
 {{ include "zen-lead.rules.director" . }}
+{{- if .Values.pools.enabled }}
+{{ include "zen-lead.rules.pools" . }}
+{{- if .Values.pools.podWrites }}
+{{ include "zen-lead.rules.poolPodWrites" . }}
+{{- end }}
+{{- end }}
 {{- end -}}

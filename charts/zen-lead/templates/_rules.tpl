@@ -16,8 +16,41 @@ do not edit. One define per component: the Roles include those of the enabled co
   verbs: ["create", "patch"]
 {{- end -}}
 
+{{- define "zen-lead.rules.pools" -}}
+- apiGroups: ["coordination.kube-zen.io"]
+  resources: ["leaderpolicies"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["coordination.kube-zen.io"]
+  resources: ["leaderpolicies/status"]
+  verbs: ["patch"]
+- apiGroups: ["coordination.k8s.io"]
+  resources: ["leases"]
+  verbs: ["get", "list", "watch", "create", "patch"]
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+- apiGroups: ["autoscaling"]
+  resources: ["horizontalpodautoscalers"]
+  verbs: ["list", "watch"]
+- apiGroups: ["apps"]
+  resources: ["deployments/scale"]
+  verbs: ["get", "patch"]
+- apiGroups: ["apps"]
+  resources: ["statefulsets/scale"]
+  verbs: ["get", "patch"]
+{{- end -}}
+
 {{- define "zen-lead.rules.nodeZones" -}}
 - apiGroups: [""]
   resources: ["nodes"]
   verbs: ["get", "list", "watch"]
+{{- end -}}
+
+{{- define "zen-lead.rules.poolPodWrites" -}}
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["patch"]
 {{- end -}}

@@ -14,16 +14,13 @@ only differences); the controller — the only part that writes — runs while t
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from zen_lead.constants import ENDPOINTSLICE_MANAGED_BY_VALUE, LABEL_ENDPOINTSLICE_MANAGED_BY
 from zen_lead.director.core import STARTUP_GRACE
 from zen_lead.director.reconcile import ServiceReconciler
-from zen_lead.director.tracker import Tracker, Work
+from zen_lead.director.tracker import Tracker
 from zen_lead.kube.client import ApiClient
-from zen_lead.kube.informer import Change, Handler
 from zen_lead.kube.resources import ENDPOINT_SLICES, EVENTS, NODES, PODS, SERVICES, Rule
 from zen_lead.runtime.cache import InformerCache
 from zen_lead.runtime.controller import Controller
@@ -84,16 +81,7 @@ def build_director(
                 await informer.wait_synced()
 
     controller = Controller(NAME, reconciler, workers=options.workers, events=events, synced=synced)
-    queue = controller.queue
-
-    def enqueue(changed: Callable[[Change, Any, Any], list[Work]]) -> Handler:
-        def handler(change: Change, old: Any, new: Any) -> None:
-            for key, lane in changed(change, old, new):
-                queue.add(key, lane)
-
-        return handler
-
-    services.add_handler(enqueue(tracker.service_changed))
-    pods.add_handler(enqueue(tracker.pod_changed))
-    slices.add_handler(enqueue(tracker.slice_changed))
+    services.add_handler(controller.enqueuer(tracker.service_changed))
+    pods.add_handler(controller.enqueuer(tracker.pod_changed))
+    slices.add_handler(controller.enqueuer(tracker.slice_changed))
     return controller

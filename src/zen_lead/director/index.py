@@ -16,6 +16,9 @@ from collections.abc import Iterable, Mapping
 
 from zen_lead.eligibility.selection import selects
 from zen_lead.kube.structs import Pod
+from zen_lead.runtime.index import OwnedIndex
+
+__all__ = ["LabelIndex", "LeaderIndex", "OwnedIndex", "SelectorIndex"]
 
 
 class LabelIndex:
@@ -122,26 +125,3 @@ class LeaderIndex:
 
     def sources_led_by(self, pod_uid: str) -> set[str]:
         return set(self._sources_by_pod.get(pod_uid, ()))
-
-
-class OwnedIndex:
-    """(namespace, owner name) -> names of zen-lead's objects labelled for that owner.
-
-    Used twice: leader Services by source Service (``zen-lead.io/source-service``) and EndpointSlices by
-    leader Service (``kubernetes.io/service-name``), so cleanup never scans a namespace."""
-
-    def __init__(self) -> None:
-        self._names: dict[tuple[str, str], set[str]] = defaultdict(set)
-
-    def add(self, namespace: str, owner: str, name: str) -> None:
-        self._names[(namespace, owner)].add(name)
-
-    def remove(self, namespace: str, owner: str, name: str) -> None:
-        names = self._names.get((namespace, owner))
-        if names is not None:
-            names.discard(name)
-            if not names:
-                del self._names[(namespace, owner)]
-
-    def names(self, namespace: str, owner: str) -> set[str]:
-        return set(self._names.get((namespace, owner), ()))

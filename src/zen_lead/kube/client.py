@@ -209,8 +209,12 @@ class ApiClient:
         raise ApiError(429, "TooManyRequests", f"gave up after {MAX_PUSHBACK_RETRIES} Retry-After answers")
 
     # ---- typed requests: one object of a described resource ------------------------------------------
-    async def get(self, resource: Resource[T], namespace: str | None, name: str) -> T:
-        content = await self.request("get", resource.path(namespace, name), resource=resource.plural)
+    async def get(
+        self, resource: Resource[T], namespace: str | None, name: str, *, subresource: str | None = None
+    ) -> T:
+        content = await self.request(
+            "get", resource.path(namespace, name, subresource), resource=_label(resource, subresource)
+        )
         return msgspec.json.decode(content, type=resource.struct)
 
     async def apply(

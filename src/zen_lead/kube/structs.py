@@ -32,6 +32,7 @@ class ObjectMeta(msgspec.Struct, **_OPTIONS):
     labels: dict[str, str] = {}
     annotations: dict[str, str] = {}
     owner_references: tuple[OwnerReference, ...] = ()
+    finalizers: tuple[str, ...] = ()
 
 
 # ---- Pod -----------------------------------------------------------------------------------------

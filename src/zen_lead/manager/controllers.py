@@ -16,6 +16,8 @@ from zen_lead.director.controller import RULES as DIRECTOR_RULES
 from zen_lead.kube.client import ApiClient
 from zen_lead.kube.resources import Rule
 from zen_lead.manager.options import ManagerOptions
+from zen_lead.pools.controller import POD_WRITE_RULES, build_pools
+from zen_lead.pools.controller import RULES as POOL_RULES
 from zen_lead.runtime.cache import InformerCache
 from zen_lead.runtime.controller import Controller
 from zen_lead.runtime.events import EventRecorder
@@ -52,11 +54,27 @@ def _director(shared: Shared) -> Controller:
     )
 
 
+def _pools(shared: Shared) -> Controller:
+    return build_pools(
+        client=shared.client,
+        cache=shared.cache,
+        events=shared.events,
+        gate=shared.gate,
+        workers=shared.options.workers,
+    )
+
+
 CONTROLLERS: Mapping[str, ControllerSpec] = {
-    spec.name: spec for spec in (ControllerSpec("director", True, _director, DIRECTOR_RULES),)
+    spec.name: spec
+    for spec in (
+        ControllerSpec("director", True, _director, DIRECTOR_RULES),
+        ControllerSpec("pools", False, _pools, POOL_RULES),
+    )
 }
 # Cluster-scoped read access that options (not controllers) add: --node-zones.
 NODE_ZONE_RULES = NODE_RULES
+# Writes to member pods, granted apart (chart: pools.podWrites): role annotations, pod-deletion cost.
+POOL_POD_WRITE_RULES = POD_WRITE_RULES
 
 
 def parse_controllers(items: Iterable[str], known: Mapping[str, bool]) -> frozenset[str]:

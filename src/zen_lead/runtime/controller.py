@@ -29,10 +29,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from zen_lead.kube.client import use_lane
 from zen_lead.kube.errors import ApiError
+from zen_lead.kube.informer import Change, Handler
 from zen_lead.kube.meta import ObjectRef, split_key
 from zen_lead.kube.ratelimit import Lane
 from zen_lead.runtime.events import EventRecorder
@@ -114,6 +115,17 @@ class Controller:
         self.queue: WorkQueue[str] = WorkQueue(name=name)
         self._synced = synced
         self._duration = RECONCILE_DURATION.labels(name)
+
+    def enqueuer(self, changed: Callable[[Change, Any, Any], Iterable[tuple[str, Lane]]]) -> Handler:
+        """An informer handler that queues the ``(key, lane)`` pairs ``changed`` answers for a change
+        (a tracker's method: the component maps changes to keys, the loop queues them)."""
+        queue = self.queue
+
+        def handler(change: Change, old: Any, new: Any) -> None:
+            for key, lane in changed(change, old, new):
+                queue.add(key, lane)
+
+        return handler
 
     async def run(self) -> None:
         """Reconcile until cancelled; starts with a full pass once the caches have synced."""

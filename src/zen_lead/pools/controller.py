@@ -1,0 +1,80 @@
+"""The pools controller, assembled: a second controller on the manager's shared cache (the pod
+informer is the director's own), over LeaderPolicies, their Leases and HorizontalPodAutoscalers.
+
+Opt-in: it runs with ``zen-lead run --controllers=director,pools`` (or ``*,pools``) and needs the
+LeaderPolicy CRD installed (``/readyz`` names it while it is not) and the RBAC below, which the chart
+renders with ``pools.enabled``.
+"""
+
+from __future__ import annotations
+
+from zen_lead.constants import LABEL_POOL
+from zen_lead.kube.client import ApiClient
+from zen_lead.kube.resources import (
+    DEPLOYMENTS,
+    EVENTS,
+    HPAS,
+    LEADER_POLICIES,
+    LEASES,
+    PODS,
+    STATEFULSETS,
+    Rule,
+)
+from zen_lead.pools.reconcile import PoolReconciler
+from zen_lead.pools.scaledown import ScaleDown
+from zen_lead.pools.tracker import PoolTracker
+from zen_lead.runtime.cache import InformerCache
+from zen_lead.runtime.controller import Controller
+from zen_lead.runtime.events import EventRecorder
+from zen_lead.runtime.runnable import WriteGate
+
+NAME = "pools"
+_READ = ("get", "list", "watch")
+
+# The RBAC pools need in every namespace they manage (rendered into the chart by deploy/render.py).
+RULES = (
+    Rule(LEADER_POLICIES, (*_READ, "patch")),  # patch: the restore-replicas finalizer
+    Rule(LEADER_POLICIES, ("patch",), subresource="status"),
+    Rule(LEASES, (*_READ, "create", "patch")),
+    Rule(PODS, _READ),
+    Rule(EVENTS, ("create", "patch")),
+    Rule(HPAS, ("list", "watch")),
+    Rule(DEPLOYMENTS, ("get", "patch"), subresource="scale"),
+    Rule(STATEFULSETS, ("get", "patch"), subresource="scale"),
+)
+# Writes to member pods: role annotations and, with scaleDown, the leader's pod-deletion cost.
+POD_WRITE_RULES = (Rule(PODS, ("patch",)),)
+
+
+def build_pools(
+    *, client: ApiClient, cache: InformerCache, events: EventRecorder, gate: WriteGate, workers: int
+) -> Controller:
+    tracker = PoolTracker()
+    policies = cache.informer(LEADER_POLICIES)
+    pods = cache.informer(PODS)
+    leases = cache.informer(LEASES, label_selector=LABEL_POOL)
+    hpas = cache.informer(HPAS)
+    scaledown = ScaleDown(
+        client=client, gate=gate, events=events, hpas=hpas, pods=pods, policies=policies, tracker=tracker
+    )
+    reconciler = PoolReconciler(
+        client=client,
+        events=events,
+        gate=gate,
+        policies=policies,
+        pods=pods,
+        leases=leases,
+        tracker=tracker,
+        scaledown=scaledown,
+    )
+
+    async def synced() -> None:
+        for informer in (policies, pods, leases, hpas):
+            await informer.wait_synced()
+
+    controller = Controller(NAME, reconciler, workers=workers, events=events, synced=synced)
+    policies.add_handler(controller.enqueuer(tracker.policy_changed))
+    pods.add_handler(controller.enqueuer(tracker.pod_changed))
+    leases.add_handler(controller.enqueuer(tracker.lease_changed))
+    hpas.add_handler(controller.enqueuer(tracker.hpa_changed))
+    return controller
