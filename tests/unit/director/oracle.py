@@ -48,7 +48,7 @@ def verdict(pod: Pod, service: Service, *, now: float, min_ready: float, exempt:
     if not any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions):
         return "NotReady"
     served = [f for f in service.spec.ip_families if f in ("IPv4", "IPv6")] or ["IPv4"]
-    addresses = [entry.ip for entry in pod.status.pod_i_ps] or [a for a in [pod.status.pod_ip] if a]
+    addresses = [entry.ip for entry in pod.status.pod_ips] or [a for a in [pod.status.pod_ip] if a]
     if not any(_family(address) in served for address in addresses):
         return "NoAddress"
     declared = {
