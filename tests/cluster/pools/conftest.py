@@ -107,3 +107,8 @@ def lease_spec(kube: Client, name: str, namespace: str) -> dict[str, Any] | None
             return None
         raise
     return lease.spec.to_dict() if lease.spec else {}
+
+
+# The election tests' fixtures: an async lightkube client (the independent witness), a log
+# directory, and the client-go candidate built once per session.
+from tests.cluster.election.conftest import aclient, goelector, logs  # noqa: E402, F401
