@@ -120,6 +120,7 @@ def test_default_is_namespace_scoped(helm: Path) -> None:
         "--kube-api-burst=1000",
         "--workers=64",
         "--no-node-zones",
+        "--controllers=*",
         "--log-level=info",
         "--log-format=json",
     ]

@@ -14,7 +14,7 @@ from lightkube.resources.discovery_v1 import EndpointSlice
 
 from tests.support.controller import ControllerProcess
 from tests.support.wait import eventually
-from tests.support.workload import pod_ready, set_pod_ready
+from tests.support.workload import pod_ready
 from zen_lead.localcluster import ClusterInfo
 
 ENABLED = {"zen-lead.io/enabled": "true"}
@@ -107,8 +107,19 @@ def restart_ready_clock(kube: Client, namespace: str, names: list[str], *, after
     their Ready condition gets a new transition time (as after a readiness blip nobody saw). Times have
     one-second resolution, so the wall clock first passes ``after`` by more than a second."""
     time.sleep(max(0.0, (after - datetime.now(UTC)).total_seconds() + 1.1))
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     for name in names:
-        set_pod_ready(kube, name, namespace, ready=True)
+        # Conditions merge by type; a Ready=True written again keeps its time (as a kubelet keeps it), so
+        # the new time is written explicitly, as after a NotReady→Ready blip too short to be seen.
+        patch = {
+            "status": {
+                "conditions": [
+                    {"type": kind, "status": "True", "lastTransitionTime": now}
+                    for kind in ("ContainersReady", "Ready")
+                ]
+            }
+        }
+        kube.patch(Pod.Status, name, namespace=namespace, obj=patch)
     for name in names:
         eventually(
             lambda name=name: ready_since(kube.get(Pod, name, namespace=namespace)) > after,

@@ -69,7 +69,9 @@ def test_healthz_answers_and_readyz_waits_for_the_informers(
         # the pod informer has tried and been refused: it cannot have synced
         eventually(
             lambda: any(
-                r.get("msg") == "list/watch failed" and r.get("resource") == "pods"
+                r.get("resource") == "pods"
+                and r.get("code") == 403
+                and str(r.get("msg", "")).startswith("not allowed to list pods")
                 for r in controller.records()
             ),
             what="the pod list refused",
