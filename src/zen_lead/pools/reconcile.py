@@ -116,6 +116,7 @@ class PoolReconciler:
             members=members,
             lease=view,
             last_term=policy.status.term,
+            last_leader=policy.status.leader.pod if policy.status.leader is not None else None,
             now=time.time(),
             timestamp=now_microtime(),
         )

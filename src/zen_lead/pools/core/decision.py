@@ -31,6 +31,7 @@ terminating, an address, ``minReadySeconds``; sticky, then Ready the longest) â€
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -105,9 +106,11 @@ def plan_pool(
     last_term: int | None,
     now: float,
     timestamp: str,
+    last_leader: str | None = None,
 ) -> PoolPlan:
     """Decide the pool's leader and Lease; ``now`` is wall time (ready-since comparisons), ``timestamp``
-    the MicroTime written into the Lease; ``last_term`` the term in the policy's status."""
+    the MicroTime written into the Lease; ``last_term`` and ``last_leader`` (a pod name) what the
+    policy's status recorded."""
     by_name = {m.pod.metadata.name: m for m in members}
     holder = by_name.get(lease.record.holder) if lease is not None and lease.record.held else None
     campaigner_holds = lease is not None and not lease.held_by_controller and lease.live()
@@ -122,24 +125,31 @@ def plan_pool(
     if campaigner_holds:
         assert lease is not None
         nominee = None if best is None or (holder is not None and best is holder) else best
-        # the holder's tenure is its own; only a nomination may change (never the record)
+        # the holder's tenure is its own; only a nomination may change â€” and the term, if the holder's
+        # elector recreated a deleted Lease from zero (client-go does): lifted above the last one, a
+        # new term for everyone (zen-lead's elector then steps down and campaigns again, fenced)
+        desired = _nominate(lease, nominee)
+        if last_term is not None and _term_reset(lease, last_term, last_leader):
+            lifted = dataclasses.replace(lease.record, transitions=last_term + 1)
+            desired = dataclasses.replace(desired, record=lifted)
         return _plan(
             selection,
             leader=holder,
-            term=lease.record.transitions,
+            term=desired.record.transitions,
             lease=lease,
-            desired=_nominate(lease, nominee),
+            desired=desired,
         )
     if best is None or best.campaigns:
-        desired = None
+        handover: DesiredLease | None = None
         if lease is not None:
-            record = released(lease.record, timestamp=timestamp) if _ours(lease) else lease.record
-            desired = DesiredLease(record, None, None, best.pod.metadata.name if best is not None else None)
+            # ours, or a campaigner's that expired (what any candidate may take over): released
+            record = released(lease.record, timestamp=timestamp) if lease.record.held else lease.record
+            handover = DesiredLease(record, None, None, best.pod.metadata.name if best is not None else None)
         elif best is not None:  # the Lease must exist for the nominee to take it
             # the campaigner's acquisition adds one: a term above every earlier one
             record = LeaseRecord("", 1, timestamp, timestamp, last_term if last_term is not None else 0)
-            desired = DesiredLease(record, None, None, best.pod.metadata.name)
-        return _plan(selection, leader=None, term=term, lease=lease, desired=desired)
+            handover = DesiredLease(record, None, None, best.pod.metadata.name)
+        return _plan(selection, leader=None, term=term, lease=lease, desired=handover)
     name = best.pod.metadata.name
     if lease is not None and _holds_for(lease, best):
         renewal = _renewal(spec, members, lease, timestamp)
@@ -209,6 +219,17 @@ def _next_term(lease: LeaseView | None, last_term: int | None) -> int:
     if last_term is not None:
         candidates.append(last_term + 1)
     return max(candidates)
+
+
+def _term_reset(lease: LeaseView, last_term: int, last_leader: str | None) -> bool:
+    """The Lease was recreated behind the pool's back (deleted by hand, then created by a member's
+    elector from zero): its term is below the last one the status recorded, or equal to it under
+    another holder than the leader it recorded (every acquisition adds one, so a term is one holder's;
+    a holder that is not a member is recorded as no leader, and is not judged by this second rule)."""
+    transitions, holder = lease.record.transitions, lease.record.holder
+    return transitions < last_term or (
+        transitions == last_term and last_leader is not None and holder != last_leader
+    )
 
 
 def _nominate(lease: LeaseView, nominee: Member | None) -> DesiredLease:
