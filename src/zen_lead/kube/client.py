@@ -37,7 +37,7 @@ from zen_lead.kube.errors import ApiError, TransportError
 from zen_lead.kube.metrics import API_LATENCY, API_REQUESTS, API_THROTTLED
 from zen_lead.kube.ratelimit import Lane, TokenBucket
 from zen_lead.kube.resources import Resource
-from zen_lead.kube.structs import Status
+from zen_lead.kube.structs import Status, list_of
 
 T = TypeVar("T")
 
@@ -216,6 +216,23 @@ class ApiClient:
             "get", resource.path(namespace, name, subresource), resource=_label(resource, subresource)
         )
         return msgspec.json.decode(content, type=resource.struct)
+
+    async def list(self, resource: Resource[T], namespace: str | None) -> list[T]:
+        """Every object of a collection, read now (all pages): for the rare check a cache cannot
+        answer — whether an object the cache may not have seen yet exists."""
+        decoder = msgspec.json.Decoder(list_of(resource.struct))
+        params: dict[str, str] = {"limit": "500"}
+        found: list[T] = []
+        while True:
+            page = decoder.decode(
+                await self.request(
+                    "list", resource.collection(namespace), resource=resource.plural, params=params
+                )
+            )
+            found.extend(page.items)
+            if not page.metadata.continue_:
+                return found
+            params["continue"] = page.metadata.continue_
 
     async def apply(
         self,

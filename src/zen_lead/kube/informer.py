@@ -37,7 +37,7 @@ from zen_lead.kube.errors import ApiError, TransportError
 from zen_lead.kube.meta import object_key, version_order
 from zen_lead.kube.metrics import CACHED_OBJECTS, INFORMER_SYNCED, WATCH_RESTARTS
 from zen_lead.kube.resources import Resource
-from zen_lead.kube.structs import ListMeta, Status
+from zen_lead.kube.structs import Status, list_of
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class Informer(Generic[T]):
         self.resource_version = ""
         self.problem: str | None = None  # why the list is refused, while it is
         self._label = resource.plural
-        self._list_decoder = msgspec.json.Decoder(_list_type(resource.struct))
+        self._list_decoder = msgspec.json.Decoder(list_of(resource.struct))
         self._object_decoder = msgspec.json.Decoder(resource.struct)
 
     def __str__(self) -> str:
@@ -264,11 +264,3 @@ class Informer(Generic[T]):
 
 def _version_of(obj: Any) -> str:
     return str(obj.metadata.resource_version)
-
-
-def _list_type(kind: type[Any]) -> Any:
-    return msgspec.defstruct(
-        f"{kind.__name__}List",
-        [("metadata", ListMeta, ListMeta()), ("items", list[kind], [])],  # type: ignore[valid-type]
-        rename="camel",
-    )

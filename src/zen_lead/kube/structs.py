@@ -8,6 +8,8 @@ input of the pure decision functions, so the functional core never sees a client
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 _OPTIONS = {"rename": "camel", "omit_defaults": True, "gc": False, "frozen": True}
@@ -289,6 +291,15 @@ class Event(msgspec.Struct, **_OPTIONS):
 class ListMeta(msgspec.Struct, **_OPTIONS):
     resource_version: str = ""
     continue_: str | None = msgspec.field(default=None, name="continue")
+
+
+def list_of(kind: type[Any]) -> Any:
+    """The struct of a list response of ``kind`` (``metadata`` and ``items``)."""
+    return msgspec.defstruct(
+        f"{kind.__name__}List",
+        [("metadata", ListMeta, ListMeta()), ("items", list[kind], [])],  # type: ignore[valid-type]
+        rename="camel",
+    )
 
 
 class Status(msgspec.Struct, **_OPTIONS):

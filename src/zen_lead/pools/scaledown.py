@@ -15,13 +15,14 @@ the leader is lost — so that a replacement starts, is elected, and the pool go
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from zen_lead.constants import ANNOTATION_DELETION_COST, FINALIZER_RESTORE_REPLICAS
 from zen_lead.kube.client import ApiClient
 from zen_lead.kube.errors import ApiError
 from zen_lead.kube.meta import object_key
-from zen_lead.kube.resources import LEADER_POLICIES, PODS, SCALABLE
+from zen_lead.kube.resources import HPAS, LEADER_POLICIES, PODS, SCALABLE
 from zen_lead.kube.structs import Condition, HorizontalPodAutoscaler, LeaderPolicy, Pod, ScaleDownStatus
 from zen_lead.pools.core.decision import PoolPlan
 from zen_lead.pools.tracker import PoolTracker
@@ -92,6 +93,15 @@ class ScaleDown:
             await self._protect(plan.leader.pod)
         desired = 1 if plan.leader is not None else 2
         if scale.spec.replicas != desired:
+            # the cache may not have seen an autoscaler created a moment ago: asked live before writing
+            # (scale writes are rare — a failover of a scaleDown pool — so one list each is cheap)
+            live = await self._live_hpa_for(namespace, target.kind, target.name)
+            if live is not None:
+                message = (
+                    f"HorizontalPodAutoscaler {live} scales {target.kind} {target.name}: zen-lead does not "
+                    "write its replicas (use followerMode standby, or remove the autoscaler)"
+                )
+                return (Condition(SCALE_DOWN, "False", "ScaleTargetConflict", message),), _json(before)
             self.gate.check()
             replicas = {"spec": {"replicas": desired}}
             await self.client.patch(resource, namespace, target.name, replicas, subresource="scale")
@@ -151,12 +161,20 @@ class ScaleDown:
             )
             self.policies.put(written)
 
+    async def _live_hpa_for(self, namespace: str, kind: str, name: str) -> str | None:
+        return _targeting(await self.client.list(HPAS, namespace), namespace, kind, name)
+
     def _hpa_for(self, namespace: str, kind: str, name: str) -> str | None:
-        for hpa in self.hpas.items():
-            ref = hpa.spec.scale_target_ref
-            if hpa.metadata.namespace == namespace and (ref.kind, ref.name) == (kind, name):
-                return hpa.metadata.name
-        return None
+        return _targeting(self.hpas.items(), namespace, kind, name)
+
+
+def _targeting(hpas: Iterable[HorizontalPodAutoscaler], namespace: str, kind: str, name: str) -> str | None:
+    """The autoscaler (if any) whose scale target is ``kind``/``name`` in ``namespace``."""
+    for hpa in hpas:
+        ref = hpa.spec.scale_target_ref
+        if hpa.metadata.namespace == namespace and (ref.kind, ref.name) == (kind, name):
+            return hpa.metadata.name
+    return None
 
 
 def _status(original: int, kind: str, name: str) -> dict[str, Any]:
