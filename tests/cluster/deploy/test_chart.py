@@ -316,3 +316,46 @@ def test_generated_files_match_the_chart(helm: Path, render: ModuleType) -> None
     """deploy/zen-lead.yaml, deploy/prometheus, deploy/grafana and the README values table."""
     stale = render.stale(render.generated(helm))
     assert not stale, f"stale: {stale}; run: python deploy/render.py"
+
+
+# What pools add in each managed namespace (docs/pools.md explains each verb), only with pools.enabled.
+POOL_RULES = [
+    {
+        "apiGroups": ["coordination.kube-zen.io"],
+        "resources": ["leaderpolicies"],
+        "verbs": ["get", "list", "watch", "patch"],
+    },
+    {"apiGroups": ["coordination.kube-zen.io"], "resources": ["leaderpolicies/status"], "verbs": ["patch"]},
+    {
+        "apiGroups": ["coordination.k8s.io"],
+        "resources": ["leases"],
+        "verbs": ["get", "list", "watch", "create", "patch"],
+    },
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
+    {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": ["list", "watch"]},
+    {"apiGroups": ["apps"], "resources": ["deployments/scale"], "verbs": ["get", "patch"]},
+    {"apiGroups": ["apps"], "resources": ["statefulsets/scale"], "verbs": ["get", "patch"]},
+]
+POD_PATCH = {"apiGroups": [""], "resources": ["pods"], "verbs": ["patch"]}
+
+
+@pytest.mark.parametrize("pod_writes", [True, False])
+def test_pools_add_their_crd_their_rules_and_the_controller_only_when_enabled(
+    helm: Path, pod_writes: bool
+) -> None:
+    objects = rendered(helm, namespace=NS, pools={"enabled": True, "podWrites": pod_writes})
+    [crd] = find(objects, "CustomResourceDefinition")
+    assert crd["metadata"]["name"] == "leaderpolicies.coordination.kube-zen.io"
+    assert crd["spec"]["scope"] == "Namespaced"
+    rules = role_rules(objects, "Role", "zen-lead")
+    own = namespaced_rules(NS)[-1]
+    assert rules == [*MANAGED_RULES, *POOL_RULES, *([POD_PATCH] if pod_writes else []), own]
+    assert "--controllers=*,pools" in container_args(objects)
+    # the day-0 Service mode has none of it: no CRD, no pod write, no pools controller
+    plain = rendered(helm, namespace=NS)
+    assert not find(plain, "CustomResourceDefinition")
+    assert all(
+        "patch" not in r["verbs"] for r in role_rules(plain, "Role", "zen-lead") if r["resources"] == ["pods"]
+    )
+    assert "--controllers=*" in container_args(plain)
