@@ -168,6 +168,13 @@ async def test_bookmarks_move_the_resume_point_of_a_quiet_stream(
     (3-6 s here) — carries the newer resourceVersion, so a restarted watch resumes from there, not from
     the list's ever older one. ConfigMaps, not PodTemplates: bookmarks come from the watch cache, which
     PodTemplates lack here."""
+    # the namespace's root CA ConfigMap, which kube-controller-manager adds to every new namespace a
+    # moment after it is made: there before the informer lists, so that nothing changes after that
+    await until(
+        lambda: any(True for _ in kube.list(ConfigMap, namespace=namespace)),
+        within=30,
+        what="kube-root-ca.crt",
+    )
     client = ApiClient.from_kubeconfig(cluster.kubeconfig)
     changes: list[Change] = []
     informer: Informer[Template] = Informer(
