@@ -23,9 +23,17 @@ from zen_lead.election import metrics as election_metrics
 from zen_lead.kube import metrics as kube_metrics
 from zen_lead.localcluster import ClusterInfo
 from zen_lead.observability import metrics as process_metrics
+from zen_lead.pools import metrics as pools_metrics
 from zen_lead.runtime import metrics as runtime_metrics
 
-METRIC_MODULES = (process_metrics, kube_metrics, runtime_metrics, director_metrics, election_metrics)
+METRIC_MODULES = (
+    process_metrics,
+    kube_metrics,
+    runtime_metrics,
+    director_metrics,
+    election_metrics,
+    pools_metrics,
+)
 
 pytestmark = pytest.mark.cluster
 
@@ -226,6 +234,17 @@ def test_alert_expressions_behave(promtool: Path, tmp_path: Path) -> None:
         ("zen_lead_informer_synced", 'job="zl",instance="a",resource="pods"', "0x20"),
         ("zen_lead_informer_synced", 'job="zl",instance="a",resource="services"', "1x20"),
     )
+    pools = inputs(
+        # Pool "db" loses its leader at minute 1 (leading replica a); b's stale gauge must not count.
+        ("zen_lead_is_leader", 'job="zl",instance="a"', "1x20"),
+        ("zen_lead_is_leader", 'job="zl",instance="b"', "0x20"),
+        ("zen_lead_pool_has_leader", 'job="zl",instance="a",namespace="shop",pool="db"', "1 0x19"),
+        ("zen_lead_pool_has_leader", 'job="zl",instance="a",namespace="shop",pool="web"', "1x20"),
+        ("zen_lead_pool_has_leader", 'job="zl",instance="b",namespace="old",pool="db"', "0x20"),
+        # "web" changes leader once a minute: 15 in 15 minutes; "db" once in all.
+        ("zen_lead_pool_leader_changes_total", 'namespace="shop",pool="web",reason="NotReady"', "0+1x20"),
+        ("zen_lead_pool_leader_changes_total", 'namespace="shop",pool="db",reason="Elected"', "1x20"),
+    )
     pods = '{job="zl",instance="a",resource="pods"}'
     tests = [
         {
@@ -255,6 +274,20 @@ def test_alert_expressions_behave(promtool: Path, tmp_path: Path) -> None:
                 expect("ZenLeadWatchRestartsSpiking", "15m", (pods, 20)),
                 expect("ZenLeadInformerNotSynced", "15m", (pods, 0)),
                 expect("ZenLeadDown", "15m", ("{}", 1)),
+            ],
+        },
+        {
+            "interval": "1m",
+            "input_series": pools,
+            "promql_expr_test": [
+                expect("ZenLeadPoolWithoutLeader", "0m"),
+                expect("ZenLeadPoolWithoutLeader", "15m", ('{namespace="shop",pool="db"}', 1)),
+                expect(
+                    "ZenLeadPoolLeaderFlapping",
+                    "16m",
+                    ('{namespace="shop",pool="web"}', 15),
+                    wrap="round({})",
+                ),
             ],
         },
     ]
