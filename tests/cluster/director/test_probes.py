@@ -13,13 +13,11 @@ from pathlib import Path
 
 import pytest
 from lightkube import Client
-from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.models.rbac_v1 import PolicyRule, RoleRef, Subject
-from lightkube.resources.core_v1 import ServiceAccount
-from lightkube.resources.rbac_authorization_v1 import Role, RoleBinding
+from lightkube.models.rbac_v1 import PolicyRule
+from lightkube.resources.rbac_authorization_v1 import Role
 
 from tests.support.controller import ControllerProcess
-from tests.support.identity import service_account_kubeconfig
+from tests.support.identity import account_with_role
 from tests.support.wait import eventually
 from zen_lead.localcluster import ClusterInfo
 
@@ -48,17 +46,8 @@ def test_healthz_answers_and_readyz_waits_for_the_informers(
     kube: Client, cluster: ClusterInfo, namespace: str, tmp_path: Path
 ) -> None:
     name = "probed"
-    kube.create(ServiceAccount(metadata=ObjectMeta(name=name, namespace=namespace)))
-    kube.create(Role(metadata=ObjectMeta(name=name, namespace=namespace), rules=rules(pods=["get"])))
-    kube.create(
-        RoleBinding(
-            metadata=ObjectMeta(name=name, namespace=namespace),
-            roleRef=RoleRef(apiGroup="rbac.authorization.k8s.io", kind="Role", name=name),
-            subjects=[Subject(kind="ServiceAccount", name=name, namespace=namespace)],
-        )
-    )
-    kubeconfig = service_account_kubeconfig(
-        kube, cluster, namespace=namespace, name=name, target=tmp_path / "sa"
+    kubeconfig = account_with_role(
+        kube, cluster, namespace=namespace, name=name, rules=rules(pods=["get"]), target=tmp_path / "sa"
     )
     controller = ControllerProcess(
         kubeconfig=kubeconfig, namespace=namespace, log_dir=tmp_path, extra=["--no-leader-elect"]

@@ -12,14 +12,12 @@ from typing import Any
 
 import pytest
 from lightkube import Client
-from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.models.rbac_v1 import PolicyRule, RoleRef, Subject
-from lightkube.resources.core_v1 import ServiceAccount
-from lightkube.resources.rbac_authorization_v1 import Role, RoleBinding
+from lightkube.models.rbac_v1 import PolicyRule
+from lightkube.resources.rbac_authorization_v1 import Role
 
 from tests.cluster.pools.conftest import lease_spec, members, policy, status
 from tests.support.controller import ControllerProcess
-from tests.support.identity import service_account_kubeconfig
+from tests.support.identity import account_with_role
 from tests.support.wait import eventually
 from zen_lead.director.controller import RULES as DIRECTOR_RULES
 from zen_lead.kube.resources import Rule
@@ -54,19 +52,13 @@ def controller(kubeconfig: Path, namespace: str, tmp_path: Path, name: str) -> C
 def test_a_controller_killed_between_the_lease_and_the_status_converges_without_a_term_skipped(
     kube: Client, cluster: ClusterInfo, namespace: str, tmp_path: Path, crd: None
 ) -> None:
-    kube.create(ServiceAccount(metadata=ObjectMeta(name=NAME, namespace=namespace)))
-    kube.create(
-        Role(metadata=ObjectMeta(name=NAME, namespace=namespace), rules=role_rules(status_writes=False))
-    )
-    kube.create(
-        RoleBinding(
-            metadata=ObjectMeta(name=NAME, namespace=namespace),
-            roleRef=RoleRef(apiGroup="rbac.authorization.k8s.io", kind="Role", name=NAME),
-            subjects=[Subject(kind="ServiceAccount", name=NAME, namespace=namespace)],
-        )
-    )
-    kubeconfig = service_account_kubeconfig(
-        kube, cluster, namespace=namespace, name=NAME, target=tmp_path / "sa"
+    kubeconfig = account_with_role(
+        kube,
+        cluster,
+        namespace=namespace,
+        name=NAME,
+        rules=role_rules(status_writes=False),
+        target=tmp_path / "sa",
     )
     kube.create(policy("pool", namespace))
     kube.create(members("db", namespace, pool="pool", replicas=3))
