@@ -31,16 +31,9 @@ from zen_lead.director.core.decision import (
     plan_slices,
 )
 from zen_lead.director.core.desired import JsonObject, desired_endpoint_slices, desired_leader_service
-from zen_lead.director.core.drift import (
-    service_must_replace,
-    service_needs_update,
-    slice_must_replace,
-    slice_needs_update,
-)
 from zen_lead.director.core.durations import parse_duration
 from zen_lead.director.core.events import EventReason, EventType, PlannedEvent, problem_events
 from zen_lead.director.core.names import endpoint_slice_name, is_dns1035_label, leader_service_name
-from zen_lead.director.core.ownership import is_leader_service, owns_leader_service, owns_slice
 from zen_lead.director.core.selection import select_leader, service_rules
 from zen_lead.eligibility.addresses import ip_family, pod_addresses, served_families
 from zen_lead.eligibility.ports import PortResolution, ResolvedPort, required_port_names, resolve_ports
@@ -53,6 +46,13 @@ from zen_lead.eligibility.selection import (
     ready_since,
     selects,
 )
+from zen_lead.routing.drift import (
+    service_must_replace,
+    service_needs_update,
+    slice_must_replace,
+    slice_needs_update,
+)
+from zen_lead.routing.ownership import is_leader_service, owns_leader_service, owns_slice
 
 __all__ = [
     "ANNOTATIONS",

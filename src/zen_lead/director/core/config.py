@@ -34,13 +34,13 @@ from zen_lead.constants import (
 from zen_lead.director.core.durations import parse_duration
 from zen_lead.director.core.names import is_dns1035_label, leader_service_name
 from zen_lead.kube.structs import Service
+from zen_lead.routing.manifests import HEADLESS_CLUSTER_IP
 
 CLUSTER_IP = "ClusterIP"
 NODE_PORT = "NodePort"
 LOAD_BALANCER = "LoadBalancer"
 EXTERNAL_NAME = "ExternalName"
 LEADER_SERVICE_TYPES = (CLUSTER_IP, NODE_PORT, LOAD_BALANCER)
-HEADLESS_CLUSTER_IP = "None"
 
 _TRUE = "true"
 _FALSE = "false"

@@ -37,12 +37,6 @@ from typing import NamedTuple
 from zen_lead.constants import ANNOTATION_LEADER_POD, ANNOTATION_LEADER_POD_UID, ANNOTATION_LEADER_SINCE
 from zen_lead.director.core.config import DirectorConfig
 from zen_lead.director.core.desired import JsonObject, desired_endpoint_slices, desired_leader_service
-from zen_lead.director.core.drift import (
-    service_must_replace,
-    service_needs_update,
-    slice_must_replace,
-    slice_needs_update,
-)
 from zen_lead.director.core.events import (
     PlannedEvent,
     foreign_name_conflict,
@@ -50,12 +44,18 @@ from zen_lead.director.core.events import (
     leaderless_events,
     rival_name_conflict,
 )
-from zen_lead.director.core.ownership import is_leader_service, owns_leader_service, owns_slice
 from zen_lead.director.core.selection import select_leader
 from zen_lead.eligibility.ports import PortResolution, resolve_ports
 from zen_lead.eligibility.selection import Selection
 from zen_lead.kube.structs import EndpointSlice, Pod, Service
 from zen_lead.kube.times import format_time, parse_time
+from zen_lead.routing.drift import (
+    service_must_replace,
+    service_needs_update,
+    slice_must_replace,
+    slice_needs_update,
+)
+from zen_lead.routing.ownership import is_leader_service, owns_leader_service, owns_slice
 
 # How long a new leader Service may wait for its first eligible pod before NoEligiblePod is a Warning
 # (``zen-lead run --startup-grace``): a Deployment applied with its Service passes through it.

@@ -19,9 +19,8 @@ from zen_lead.constants import (
     ANNOTATION_LEADER_SINCE,
     ANNOTATION_SOURCE_UID,
 )
-from zen_lead.director.core.config import HEADLESS_CLUSTER_IP
-from zen_lead.director.core.desired import JsonObject
 from zen_lead.kube.structs import Endpoint, EndpointSlice, OwnerReference, Service
+from zen_lead.routing.manifests import HEADLESS_CLUSTER_IP, JsonObject
 
 OWNED_SERVICE_ANNOTATIONS = (
     ANNOTATION_SOURCE_UID,
