@@ -41,6 +41,12 @@ do not edit. One define per component: the Roles include those of the enabled co
 - apiGroups: ["apps"]
   resources: ["statefulsets/scale"]
   verbs: ["get", "patch"]
+- apiGroups: [""]
+  resources: ["services"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+- apiGroups: ["discovery.k8s.io"]
+  resources: ["endpointslices"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 {{- end -}}
 
 {{- define "zen-lead.rules.nodeZones" -}}

@@ -16,19 +16,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from zen_lead.constants import ENDPOINTSLICE_MANAGED_BY_VALUE, LABEL_ENDPOINTSLICE_MANAGED_BY
 from zen_lead.director.core import STARTUP_GRACE
 from zen_lead.director.reconcile import ServiceReconciler
 from zen_lead.director.tracker import Tracker
 from zen_lead.kube.client import ApiClient
 from zen_lead.kube.resources import ENDPOINT_SLICES, EVENTS, NODES, PODS, SERVICES, Rule
+from zen_lead.routing.ownership import SLICE_SELECTOR
 from zen_lead.runtime.cache import InformerCache
 from zen_lead.runtime.controller import Controller
 from zen_lead.runtime.events import EventRecorder
 from zen_lead.runtime.runnable import WriteGate
 
 NAME = "director"
-SLICE_SELECTOR = f"{LABEL_ENDPOINTSLICE_MANAGED_BY}={ENDPOINTSLICE_MANAGED_BY_VALUE}"
 _WRITE = ("get", "list", "watch", "create", "patch", "delete")
 _READ = ("get", "list", "watch")
 

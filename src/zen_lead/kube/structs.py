@@ -193,6 +193,12 @@ class ScaleTargetRef(msgspec.Struct, **_OPTIONS):
     name: str = ""
 
 
+class PoolLeaderService(msgspec.Struct, **_OPTIONS):
+    name: str | None = None
+    headless: bool = False
+    ports: tuple[ServicePort, ...] = ()
+
+
 class LeaderPolicySpec(msgspec.Struct, **_OPTIONS):
     """The spec as the CRD defaults it (the same defaults here, for objects read before defaulting)."""
 
@@ -203,6 +209,7 @@ class LeaderPolicySpec(msgspec.Struct, **_OPTIONS):
     min_ready_seconds: int = 0
     role_annotations: bool = True
     scale_target: ScaleTargetRef | None = None
+    leader_service: PoolLeaderService | None = None
 
 
 class PolicyLeader(msgspec.Struct, **_OPTIONS):

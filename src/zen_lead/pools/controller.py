@@ -1,5 +1,6 @@
 """The pools controller, assembled: a second controller on the manager's shared cache (the pod
-informer is the director's own), over LeaderPolicies, their Leases and HorizontalPodAutoscalers.
+informer is the director's own), over LeaderPolicies, their Leases and HorizontalPodAutoscalers, and
+— for pools with a leader Service — the Services and zen-lead's EndpointSlices (the director's too).
 
 Opt-in: it runs with ``zen-lead run --controllers=director,pools`` (or ``*,pools``) and needs the
 LeaderPolicy CRD installed (``/readyz`` names it while it is not) and the RBAC below, which the chart
@@ -12,17 +13,21 @@ from zen_lead.constants import LABEL_POOL
 from zen_lead.kube.client import ApiClient
 from zen_lead.kube.resources import (
     DEPLOYMENTS,
+    ENDPOINT_SLICES,
     EVENTS,
     HPAS,
     LEADER_POLICIES,
     LEASES,
     PODS,
+    SERVICES,
     STATEFULSETS,
     Rule,
 )
 from zen_lead.pools.reconcile import PoolReconciler
+from zen_lead.pools.routing import PoolRouting
 from zen_lead.pools.scaledown import ScaleDown
 from zen_lead.pools.tracker import PoolTracker
+from zen_lead.routing.ownership import SLICE_SELECTOR
 from zen_lead.runtime.cache import InformerCache
 from zen_lead.runtime.controller import Controller
 from zen_lead.runtime.events import EventRecorder
@@ -41,6 +46,9 @@ RULES = (
     Rule(HPAS, ("list", "watch")),
     Rule(DEPLOYMENTS, ("get", "patch"), subresource="scale"),
     Rule(STATEFULSETS, ("get", "patch"), subresource="scale"),
+    # a pool's leader Service (spec.leaderService) and its slices, as the director writes its own
+    Rule(SERVICES, (*_READ, "create", "patch", "delete")),
+    Rule(ENDPOINT_SLICES, (*_READ, "create", "patch", "delete")),
 )
 # Writes to member pods: role annotations and, with scaleDown, the leader's pod-deletion cost.
 POD_WRITE_RULES = (Rule(PODS, ("patch",)),)
@@ -54,6 +62,11 @@ def build_pools(
     pods = cache.informer(PODS)
     leases = cache.informer(LEASES, label_selector=LABEL_POOL)
     hpas = cache.informer(HPAS)
+    services = cache.informer(SERVICES)
+    slices = cache.informer(ENDPOINT_SLICES, label_selector=SLICE_SELECTOR)
+    routing = PoolRouting(
+        client=client, gate=gate, events=events, services=services, slices=slices, tracker=tracker
+    )
     scaledown = ScaleDown(
         client=client, gate=gate, events=events, hpas=hpas, pods=pods, policies=policies, tracker=tracker
     )
@@ -66,10 +79,11 @@ def build_pools(
         leases=leases,
         tracker=tracker,
         scaledown=scaledown,
+        routing=routing,
     )
 
     async def synced() -> None:
-        for informer in (policies, pods, leases, hpas):
+        for informer in (policies, pods, leases, hpas, services, slices):
             await informer.wait_synced()
 
     controller = Controller(NAME, reconciler, workers=workers, events=events, synced=synced)
@@ -77,4 +91,6 @@ def build_pools(
     pods.add_handler(controller.enqueuer(tracker.pod_changed))
     leases.add_handler(controller.enqueuer(tracker.lease_changed))
     hpas.add_handler(controller.enqueuer(tracker.hpa_changed))
+    services.add_handler(controller.enqueuer(tracker.routed_changed))
+    slices.add_handler(controller.enqueuer(tracker.routed_changed))
     return controller

@@ -5,12 +5,14 @@ Order of writes, chosen for failover latency and for readers:
 1. **The Lease** — the one write on a failover's critical path: from its landing the pool has its new
    leader and term. Conditional on the resourceVersion it was decided on (a 409 is retried from a
    fresh read), so it cannot overwrite a campaigning member's tenure the controller has not seen.
-2. **The policy's status** (status subresource): leader, term, members, conditions.
-3. **Role annotations** on member pods, demotions first (``core.status.role_patches``).
-4. scaleDown's replica changes (``pools.scaledown``), then Events.
+2. The pool's **leader Service**, if it asks for one (``pools.routing``: its slices first).
+3. **The policy's status** (status subresource): leader, term, members, conditions.
+4. **Role annotations** on member pods, demotions first (``core.status.role_patches``).
+5. scaleDown's replica changes (``pools.scaledown``), then Events.
 
 Nothing is written when observed equals desired. Objects zen-lead does not own are never written:
-its own Leases (label ``coordination.kube-zen.io/pool``, owned by the policy), the policy's status,
+its own Leases and leader Services (label ``coordination.kube-zen.io/pool``, owned by the policy), the
+policy's status,
 and — only for pods that joined — their role annotations and pod-deletion cost.
 """
 
@@ -47,6 +49,7 @@ from zen_lead.pools.core.status import (
     role_patches,
 )
 from zen_lead.pools.metrics import PoolMetrics
+from zen_lead.pools.routing import PoolRouting
 from zen_lead.pools.scaledown import ScaleDown
 from zen_lead.pools.tracker import PoolTracker
 from zen_lead.runtime.cache import ScopedInformer
@@ -79,11 +82,12 @@ class PoolReconciler:
         leases: ScopedInformer[Lease],
         tracker: PoolTracker,
         scaledown: ScaleDown,
+        routing: PoolRouting,
     ) -> None:
         self.client, self.events, self.gate = client, events, gate
         self.policies, self.pods, self.leases = policies, pods, leases
         self.tracker = tracker
-        self.scaledown = scaledown
+        self.scaledown, self.routing = scaledown, routing
         self.metrics = PoolMetrics()
 
     # ---- what the generic controller asks -----------------------------------------------------
@@ -126,13 +130,18 @@ class PoolReconciler:
             if plan.leader is not None and plan.lease.record.holder:
                 self.metrics.failover(namespace, time.monotonic() - request.since, urgent=request.urgent)
         self.tracker.set_leader(key, plan.leader.pod.metadata.name if plan.leader is not None else None)
+        routed = await self.routing.converge(
+            policy,
+            leader=routable(plan),
+            leader_since=written.spec.acquire_time if written is not None and plan.leader else None,
+        )
         scaled, scale_status = await self.scaledown.converge(policy, plan)
         await self._write_status(
             policy,
             plan,
             members,
             written,
-            extra=(*scaled, *_nomination(plan, written)),
+            extra=(*routed, *scaled, *_nomination(plan, written)),
             scale_down=scale_status,
         )
         await self._write_roles(policy, plan, members)
@@ -290,6 +299,15 @@ def _nomination(plan: PoolPlan, lease: Lease | None) -> tuple[Condition, ...]:
         "in coordinated mode are not told"
     )
     return (Condition("CoordinatedElection", "False", "NotServed", message),)
+
+
+def routable(plan: PoolPlan) -> Pod | None:
+    """The leader traffic may go to: the pool's leader while it is eligible (a campaigning holder that
+    stopped being Ready keeps the Lease until its elector lets go, but gets no traffic: fail-closed)."""
+    chosen = plan.selection.leader
+    if plan.leader is None or chosen is None or chosen.metadata.uid != plan.leader.pod.metadata.uid:
+        return None
+    return plan.leader.pod
 
 
 def _labels(pool: str) -> dict[str, str]:

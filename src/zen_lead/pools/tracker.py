@@ -28,7 +28,7 @@ from zen_lead.election.store import record_of
 from zen_lead.kube.informer import Change
 from zen_lead.kube.meta import object_key, split_key
 from zen_lead.kube.ratelimit import Lane
-from zen_lead.kube.structs import HorizontalPodAutoscaler, LeaderPolicy, Lease, Pod
+from zen_lead.kube.structs import EndpointSlice, HorizontalPodAutoscaler, LeaderPolicy, Lease, Pod, Service
 from zen_lead.pools.core.membership import pool_of
 from zen_lead.runtime.index import OwnedIndex
 
@@ -142,6 +142,19 @@ class PoolTracker:
                 ref = version.spec.scale_target_ref
                 found |= self._scale_targets.get((version.metadata.namespace, ref.kind, ref.name), set())
         return [(key, Lane.ROUTINE) for key in sorted(found)]
+
+    def routed_changed(
+        self, change: Change, old: Service | EndpointSlice | None, new: Service | EndpointSlice | None
+    ) -> list[Work]:
+        """A pool's leader Service or one of its slices changed (label ``coordination.kube-zen.io/pool``):
+        repaired by the pool, urgently when deleted (it routes traffic)."""
+        obj = new or old
+        assert obj is not None
+        pool = obj.metadata.labels.get(LABEL_POOL)
+        if not pool:
+            return []
+        lane = Lane.FAILOVER if change is Change.DELETED else Lane.ROUTINE
+        return [(object_key(obj.metadata.namespace, pool), lane)]
 
     # ---- what the reconciler reads and tells ---------------------------------------------------
     def observe(self, key: str, lease: Lease, now: float | None = None) -> None:

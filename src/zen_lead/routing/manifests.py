@@ -18,6 +18,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from zen_lead.constants import (
+    ANNOTATION_LEADER_POD,
+    ANNOTATION_LEADER_POD_UID,
+    ANNOTATION_LEADER_SINCE,
+    ANNOTATION_SOURCE_UID,
     ENDPOINTSLICE_MANAGED_BY_VALUE,
     LABEL_ENDPOINTSLICE_MANAGED_BY,
     LABEL_SERVICE_NAME,
@@ -39,6 +43,17 @@ POD_KIND = "Pod"
 
 def owner_reference(api_version: str, kind: str, name: str, uid: str) -> JsonObject:
     return {"apiVersion": api_version, "kind": kind, "name": name, "uid": uid, "controller": True}
+
+
+def leader_annotations(owner_uid: str, leader: Pod | None, leader_since: str | None) -> dict[str, str]:
+    """The owner's UID and, with a leader, who leads and since when."""
+    annotations = {ANNOTATION_SOURCE_UID: owner_uid}
+    if leader is not None:
+        annotations[ANNOTATION_LEADER_POD] = leader.metadata.name
+        annotations[ANNOTATION_LEADER_POD_UID] = leader.metadata.uid
+        if leader_since is not None:
+            annotations[ANNOTATION_LEADER_SINCE] = leader_since
+    return annotations
 
 
 def leader_service_manifest(

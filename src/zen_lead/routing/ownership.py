@@ -11,6 +11,9 @@ from zen_lead.constants import (
 )
 from zen_lead.kube.structs import EndpointSlice, ObjectMeta, Service
 
+# The label selector of the slices zen-lead writes (one informer for the director's and the pools').
+SLICE_SELECTOR = f"{LABEL_ENDPOINTSLICE_MANAGED_BY}={ENDPOINTSLICE_MANAGED_BY_VALUE}"
+
 
 def is_leader_service(service: Service) -> bool:
     """True for Services labelled ``app.kubernetes.io/managed-by: zen-lead``."""

@@ -336,6 +336,7 @@ POOL_RULES = [
     {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": ["list", "watch"]},
     {"apiGroups": ["apps"], "resources": ["deployments/scale"], "verbs": ["get", "patch"]},
     {"apiGroups": ["apps"], "resources": ["statefulsets/scale"], "verbs": ["get", "patch"]},
+    *MANAGED_RULES[:2],  # services and endpointslices, as the director's: a pool's leader Service
 ]
 POD_PATCH = {"apiGroups": [""], "resources": ["pods"], "verbs": ["patch"]}
 

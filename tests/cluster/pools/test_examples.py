@@ -1,5 +1,5 @@
 """The pool-form examples (examples/pools/*.yaml) are valid for the real apiserver (CRD schema and CEL
-rules included), and one of them, applied for real, gets its leader."""
+rules included), and one of them, applied for real, gets its leader and its leader Service."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import pytest
 from lightkube import Client
 from lightkube.codecs import load_all_yaml
 
+from tests.cluster.pools.test_leader_service import routed_to
 from tests.cluster.pools.test_pools import agreed_leader
 from tests.support.controller import ControllerProcess
+from tests.support.wait import eventually
 
 pytestmark = pytest.mark.cluster
 EXAMPLES = sorted((Path(__file__).resolve().parents[3] / "examples" / "pools").glob("*.yaml"))
@@ -38,4 +40,9 @@ def test_the_primary_secondary_example_gets_a_leader(
         kube.apply(obj, namespace=namespace, field_manager="zen-lead-tests")
     current = agreed_leader(kube, namespace, "billing-db")
     assert current["members"]["total"] == 2
-    assert current["leader"]["pod"] in {"billing-db-0", "billing-db-1"}
+    leader = current["leader"]["pod"]
+    assert leader in {"billing-db-0", "billing-db-1"}
+    eventually(
+        lambda: routed_to(kube, namespace, "billing-db-primary") == {leader},
+        what="billing-db-primary routes to the primary",
+    )

@@ -186,6 +186,17 @@ def test_pods_that_name_a_pool_but_are_not_members_are_told_why(
             "scaleDown needs a target with a scale subresource",
         ),
         ({"identityStrategy": "node"}, "Unsupported value"),
+        ({"leaderService": {"ports": []}}, "should have at least 1 items"),
+        ({"leaderService": {"ports": [{"port": 0}]}}, "should be greater than or equal to 1"),
+        ({"leaderService": {"name": "Primary", "ports": [{"port": 80}]}}, "should match"),
+        (
+            {"leaderService": {"ports": [{"name": "a", "port": 80}, {"name": "b", "port": 80}]}},
+            "each port and protocol may appear once",
+        ),
+        (
+            {"leaderService": {"ports": [{"name": "a", "port": 80}, {"port": 81}]}},
+            "with more than one port, every port needs a name",
+        ),
     ],
 )
 def test_bad_specs_are_refused_by_the_apiserver_with_a_message(

@@ -7,10 +7,6 @@ Service (the slices)."""
 from __future__ import annotations
 
 from zen_lead.constants import (
-    ANNOTATION_LEADER_POD,
-    ANNOTATION_LEADER_POD_UID,
-    ANNOTATION_LEADER_SINCE,
-    ANNOTATION_SOURCE_UID,
     LABEL_MANAGED_BY,
     LABEL_SOURCE_SERVICE,
     MANAGED_BY_VALUE,
@@ -24,6 +20,7 @@ from zen_lead.routing.manifests import (
     SERVICE_KIND,
     JsonObject,
     endpoint_slice_manifests,
+    leader_annotations,
     leader_service_manifest,
     owner_reference,
 )
@@ -56,17 +53,6 @@ def desired_leader_service(
         annotations=leader_annotations(source.metadata.uid, leader, leader_since),
         owner=owner_reference(SERVICE_API_VERSION, SERVICE_KIND, source.metadata.name, source.metadata.uid),
     )
-
-
-def leader_annotations(owner_uid: str, leader: Pod | None, leader_since: str | None) -> dict[str, str]:
-    """The owner's UID and, with a leader, who leads and since when."""
-    annotations = {ANNOTATION_SOURCE_UID: owner_uid}
-    if leader is not None:
-        annotations[ANNOTATION_LEADER_POD] = leader.metadata.name
-        annotations[ANNOTATION_LEADER_POD_UID] = leader.metadata.uid
-        if leader_since is not None:
-            annotations[ANNOTATION_LEADER_SINCE] = leader_since
-    return annotations
 
 
 def desired_endpoint_slices(

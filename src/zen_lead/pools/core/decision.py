@@ -94,8 +94,12 @@ def held_for(holder: str, transitions: int) -> str:
 
 
 def pool_rules(spec: LeaderPolicySpec) -> Rules:
-    """The eligibility rules of a pool: its members are the candidates, no ports, either family."""
-    return Rules(selector=None, min_ready_seconds=float(spec.min_ready_seconds), sticky=spec.sticky)
+    """The eligibility rules of a pool: its members are the candidates, either family; with a leader
+    Service, a member must declare the named target ports it routes to (as for the director)."""
+    ports = spec.leader_service.ports if spec.leader_service is not None else ()
+    return Rules(
+        selector=None, ports=ports, min_ready_seconds=float(spec.min_ready_seconds), sticky=spec.sticky
+    )
 
 
 def plan_pool(
