@@ -16,8 +16,8 @@ from zen_lead.director.controller import RULES as DIRECTOR_RULES
 from zen_lead.kube.client import ApiClient
 from zen_lead.kube.resources import Rule
 from zen_lead.manager.options import ManagerOptions
-from zen_lead.pools.controller import POD_WRITE_RULES, build_pools
-from zen_lead.pools.controller import RULES as POOL_RULES
+from zen_lead.pools.rbac import POD_WRITE_RULES
+from zen_lead.pools.rbac import RULES as POOL_RULES
 from zen_lead.runtime.cache import InformerCache
 from zen_lead.runtime.controller import Controller
 from zen_lead.runtime.events import EventRecorder
@@ -55,6 +55,9 @@ def _director(shared: Shared) -> Controller:
 
 
 def _pools(shared: Shared) -> Controller:
+    # imported here: an opt-in module costs no memory (about 1 MB) where it is not enabled
+    from zen_lead.pools.controller import build_pools
+
     return build_pools(
         client=shared.client,
         cache=shared.cache,

@@ -8,6 +8,20 @@ of one pool, status, Events, role annotations) <- ``tracker`` <- ``scaledown``, 
 ``controller``. docs/pools.md is the guide.
 """
 
-from zen_lead.pools.member import PoolRole, is_leader, is_leader_sync, role
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from zen_lead.pools.member import PoolRole, is_leader, is_leader_sync, role
 
 __all__ = ["PoolRole", "is_leader", "is_leader_sync", "role"]
+
+
+def __getattr__(name: str) -> Any:
+    """The member API is loaded on first use: the manager imports ``pools.rbac`` without it."""
+    if name in __all__:
+        from zen_lead.pools import member
+
+        return getattr(member, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

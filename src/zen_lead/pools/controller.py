@@ -12,16 +12,12 @@ from __future__ import annotations
 from zen_lead.constants import LABEL_POOL
 from zen_lead.kube.client import ApiClient
 from zen_lead.kube.resources import (
-    DEPLOYMENTS,
     ENDPOINT_SLICES,
-    EVENTS,
     HPAS,
     LEADER_POLICIES,
     LEASES,
     PODS,
     SERVICES,
-    STATEFULSETS,
-    Rule,
 )
 from zen_lead.pools.reconcile import PoolReconciler
 from zen_lead.pools.routing import PoolRouting
@@ -34,24 +30,6 @@ from zen_lead.runtime.events import EventRecorder
 from zen_lead.runtime.runnable import WriteGate
 
 NAME = "pools"
-_READ = ("get", "list", "watch")
-
-# The RBAC pools need in every namespace they manage (rendered into the chart by deploy/render.py).
-RULES = (
-    Rule(LEADER_POLICIES, (*_READ, "patch")),  # patch: the restore-replicas finalizer
-    Rule(LEADER_POLICIES, ("patch",), subresource="status"),
-    Rule(LEASES, (*_READ, "create", "patch")),
-    Rule(PODS, _READ),
-    Rule(EVENTS, ("create", "patch")),
-    Rule(HPAS, ("list", "watch")),
-    Rule(DEPLOYMENTS, ("get", "patch"), subresource="scale"),
-    Rule(STATEFULSETS, ("get", "patch"), subresource="scale"),
-    # a pool's leader Service (spec.leaderService) and its slices, as the director writes its own
-    Rule(SERVICES, (*_READ, "create", "patch", "delete")),
-    Rule(ENDPOINT_SLICES, (*_READ, "create", "patch", "delete")),
-)
-# Writes to member pods: role annotations and, with scaleDown, the leader's pod-deletion cost.
-POD_WRITE_RULES = (Rule(PODS, ("patch",)),)
 
 
 def build_pools(

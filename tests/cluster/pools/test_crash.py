@@ -22,8 +22,8 @@ from tests.support.wait import eventually
 from zen_lead.director.controller import RULES as DIRECTOR_RULES
 from zen_lead.kube.resources import Rule
 from zen_lead.localcluster import ClusterInfo
-from zen_lead.pools.controller import POD_WRITE_RULES
-from zen_lead.pools.controller import RULES as POOL_RULES
+from zen_lead.pools.rbac import POD_WRITE_RULES
+from zen_lead.pools.rbac import RULES as POOL_RULES
 
 pytestmark = pytest.mark.cluster
 NAME = "crash"
