@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.cluster.deploy.conftest import CHART, make_namespace
 from tests.support.controller import ControllerProcess
+from tests.support.crds import install_pool_crd
 from zen_lead.director import metrics as director_metrics
 from zen_lead.election import metrics as election_metrics
 from zen_lead.kube import metrics as kube_metrics
@@ -119,11 +120,16 @@ def exported(exposition: str) -> dict[str, set[str]]:
 def exposition(
     cluster: ClusterInfo, kube: Client, namespaces: list[str], tmp_path_factory: pytest.TempPathFactory
 ) -> str:
-    """The /metrics page of a controller running as in production (leader election on)."""
+    """The /metrics page of a controller running as in production (leader election on), with every
+    module on (pools too: their series exist only where they run)."""
+    install_pool_crd(kube)
     namespace = make_namespace(kube, "zl-metrics")
     namespaces.append(namespace)
     controller = ControllerProcess(
-        kubeconfig=cluster.kubeconfig, namespace=namespace, log_dir=tmp_path_factory.mktemp("metrics")
+        kubeconfig=cluster.kubeconfig,
+        namespace=namespace,
+        log_dir=tmp_path_factory.mktemp("metrics"),
+        extra=["--controllers=*,pools"],
     )
     with controller:
         return controller.metrics()

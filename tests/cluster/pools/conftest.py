@@ -8,21 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml  # type: ignore[import-untyped]  # PyYAML comes with lightkube; no stubs installed
 from lightkube import ApiError, Client
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.models.apps_v1 import DeploymentSpec
 from lightkube.models.core_v1 import Container, PodSpec, PodTemplateSpec
 from lightkube.models.meta_v1 import LabelSelector, ObjectMeta
-from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.coordination_v1 import Lease
 
 from tests.support.controller import ControllerProcess
-from tests.support.wait import eventually
+from tests.support.crds import install_pool_crd
 from zen_lead.localcluster import ClusterInfo
 
-CRD = Path(__file__).resolve().parents[3] / "charts" / "zen-lead" / "files" / "crds" / "leaderpolicies.yaml"
 LeaderPolicy = create_namespaced_resource(
     "coordination.kube-zen.io", "v1alpha1", "LeaderPolicy", "leaderpolicies"
 )
@@ -32,14 +29,7 @@ POOL = "zen-lead/pool"
 
 @pytest.fixture(scope="session")
 def crd(kube: Client) -> None:
-    manifest = yaml.safe_load(CRD.read_text())
-    kube.apply(CustomResourceDefinition.from_dict(manifest), field_manager="zen-lead-tests", force=True)
-
-    def established() -> bool:
-        found = kube.get(CustomResourceDefinition, manifest["metadata"]["name"])
-        return any(c.type == "Established" and c.status == "True" for c in (found.status.conditions or []))
-
-    eventually(established, what="the LeaderPolicy CRD established")
+    install_pool_crd(kube)
 
 
 @pytest.fixture

@@ -61,8 +61,11 @@ def test_three_members_one_leader_and_every_failover_a_higher_term(
 ) -> None:
     kube.create(policy("pool", namespace))
     kube.create(members("db", namespace, pool="pool", replicas=3))
-    first = agreed_leader(kube, namespace)
-    assert first["members"] == {"total": 3, "eligible": 3}
+    first = agreed_leader(kube, namespace)  # the first member Ready may be elected before the others are
+    eventually(
+        lambda: status(kube, "pool", namespace)["members"] == {"total": 3, "eligible": 3},
+        what="three eligible members",
+    )
     lease = kube.get(Lease, "pool", namespace=namespace)
     assert lease.metadata.annotations["coordination.kube-zen.io/holder-uid"] == first["leader"]["uid"]
     assert lease.metadata.ownerReferences[0].kind == "LeaderPolicy"
