@@ -208,6 +208,7 @@ class LeaseClaim:
             if stop is not None and stop.is_set():
                 return None
             self._free.clear()
+            failed = False
             try:
                 fence = await self.try_acquire()
             except LeaseUnavailable as error:
@@ -215,11 +216,11 @@ class LeaseClaim:
                 log.warning(
                     "could not try to acquire %s: %s", self._lease, error, extra={"lease": self._lease}
                 )
-                fence = None
+                fence, failed = None, True
             if fence is not None:
                 return fence
             now = time.monotonic()
-            wake = next_try_at(self.observation, now=now, delay=self._delay())
+            wake = next_try_at(self.observation, now=now, delay=self._delay(), failed=failed)
             if deadline is not None:
                 if now >= deadline:
                     raise TimeoutError(f"{self._lease} is held by {self.holder or 'nobody we could see'}")

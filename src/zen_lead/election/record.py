@@ -309,9 +309,15 @@ def leader_deadline(renew_started: float, timing: Timing) -> float:
     return renew_started + timing.renew_deadline
 
 
-def next_try_at(observation: Observation | None, *, now: float, delay: float) -> float:
-    """When a waiting candidate tries again: after ``delay``, or earlier when the holder's lease runs out."""
+def next_try_at(observation: Observation | None, *, now: float, delay: float, failed: bool = False) -> float:
+    """When a waiting candidate tries again: after ``delay``, or earlier when the holder's lease runs out.
+
+    After a try that could not reach the API (``failed``) it is always ``delay``: the last observation
+    may show a lease that ran out long ago, and "earlier" would then be "at once", again and again — a
+    candidate spinning on a refused connection."""
     candidate = now + delay
+    if failed:
+        return candidate
     if observation is not None and observation.record.held:
         return min(candidate, max(now, observation.expires_at))
     return candidate

@@ -257,6 +257,17 @@ def test_next_try_is_never_later_than_the_delay_nor_in_the_past(
         assert at == min(now + delay, observed_at + record.lease_duration_seconds)
 
 
+@given(record=records, observed_at=mono, now_offset=st.floats(0, 100, allow_nan=False), delay=positive)
+def test_after_a_try_that_could_not_reach_the_api_the_next_is_a_full_delay_away(
+    record: LeaseRecord, observed_at: float, now_offset: float, delay: float
+) -> None:
+    """An observation of a lease that ran out long ago must not make a failing candidate retry at once
+    (it did: an elector whose apiserver was gone spun at 100 % CPU, logging each refused connection)."""
+    now = observed_at + now_offset
+    for observation in (Observation(record, "1", observed_at), None):
+        assert next_try_at(observation, now=now, delay=delay, failed=True) == now + delay
+
+
 # ---- wall-clock heuristic (query helpers only) ----------------------------------------------------
 @given(
     seconds_since_renew=st.floats(-100, 100, allow_nan=False),
