@@ -57,6 +57,7 @@ class PodEvent:
     node: str
     ready: bool
     role: str | None = None  # the zen-lead/role annotation (pools)
+    rv: int = 0  # resourceVersion (pools: the order of writes across resources)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,7 @@ class LeaseEvent:
     name: str
     holder: str  # "" when released or gone
     transitions: int | None
+    rv: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,7 @@ class PolicyEvent:
     leader: str  # status.leader.pod ("": none)
     term: int | None
     eligible: int
+    rv: int
 
 
 @dataclass(slots=True)
@@ -281,6 +284,7 @@ def _pod_event(seq: int, record: dict[str, Any]) -> PodEvent:
         record.get("node", ""),
         bool(record.get("ready")) and not record.get("del") and record["e"] != "DELETED",
         record.get("role"),
+        int(record.get("rv") or 0),
     )
 
 
@@ -336,7 +340,8 @@ class PoolObserver(_WatchProcess):
                 self.ready[name] = pod.ready
         elif kind == "l":
             holder = record.get("h") or ""
-            lease = LeaseEvent(self.count, record["t"], record["e"], name, holder, record.get("tr"))
+            rv = int(record.get("rv") or 0)
+            lease = LeaseEvent(self.count, record["t"], record["e"], name, holder, record.get("tr"), rv)
             self.leases.setdefault(name, []).append(lease)
             self.holder[name] = "" if gone else lease.holder
         elif kind == "lp":
@@ -348,6 +353,7 @@ class PoolObserver(_WatchProcess):
                 record.get("leader") or "",
                 record.get("term"),
                 int(record.get("eligible") or 0),
+                int(record.get("rv") or 0),
             )
             self.policies.setdefault(name, []).append(policy)
             if gone:
@@ -384,16 +390,17 @@ class PoolObserver(_WatchProcess):
                 "pods": count(self.pods),
             }
 
-    def first_policy(self, name: str, since: int, leader: str) -> float | None:
-        """When the policy's status first named ``leader`` (sequence >= ``since``)."""
+    def first_policy(self, name: str, since: int, leader: str) -> PolicyEvent | None:
+        """The first event (sequence >= ``since``) of the policy whose status names ``leader``."""
         with self.lock:
             return next(
-                (e.t for e in self.policies.get(name, ()) if e.seq >= since and e.leader == leader), None
+                (e for e in self.policies.get(name, ()) if e.seq >= since and e.leader == leader), None
             )
 
-    def first_role(self, pod: str, since: int, role: str) -> float | None:
+    def first_role(self, pod: str, since: int, role: str) -> PodEvent | None:
+        """The first event (sequence >= ``since``) of the pod annotated with ``role``."""
         with self.lock:
-            return next((e.t for e in self.pods.get(pod, ()) if e.seq >= since and e.role == role), None)
+            return next((e for e in self.pods.get(pod, ()) if e.seq >= since and e.role == role), None)
 
     def pod_unready_seen(self, pod: str, since: int) -> float | None:
         with self.lock:

@@ -187,12 +187,17 @@ async def cold_start(
             missing = [p for p in pools if not _settled(observer, p, members)]
         raise RuntimeError(f"{len(missing)} pools without a settled leader: {missing[:5]}")
     converged = _cost(controller)
-    leased, stated, annotated = [], [], []
+    leased, stated, annotated, in_order = [], [], [], 0
     for pool in pools:
-        leased.append(next(e.t for e in observer.lease_events(pool, since) if e.holder))
-        holder = observer.holder[pool]
-        stated.append(observer.first_policy(pool, since, holder) or 0.0)
-        annotated.append(observer.first_role(holder, since, "leader") or 0.0)
+        lease = next(e for e in observer.lease_events(pool, since) if e.holder)
+        status = observer.first_policy(pool, since, lease.holder)
+        role = observer.first_role(lease.holder, since, "leader")
+        if status is None or role is None:  # _settled saw both
+            raise RuntimeError(f"pool {pool}: status or role annotation not seen")
+        leased.append(lease.t)
+        stated.append(status.t)
+        annotated.append(role.t)
+        in_order += lease.rv < status.rv < role.rv
     counts = _requests(observer, None, await _aligned_scrape(controller, observer))
     return {
         "start_to_cache_sync_seconds": synced - controller.started,
@@ -200,6 +205,8 @@ async def cold_start(
         "start_to_every_status_seconds": max(stated) - controller.started,
         "start_to_every_role_annotation_seconds": max(annotated) - controller.started,
         "cache_sync_to_every_lease_held_seconds": max(leased) - synced,
+        # resourceVersions: the Lease written first, then the status, then the leader's annotation
+        "pools_in_write_order": in_order,
         "at_convergence": converged,
         "after_settle": _cost(controller),
         "controller_writes": _writes(counts),
@@ -237,6 +244,7 @@ class PoolTrial:
     lease: float | None  # s after landed: the first Lease event naming another holder
     status: float | None  # ... the policy's status naming it
     role: float | None  # ... its pod annotated zen-lead/role: leader
+    in_write_order: bool  # resourceVersions: the Lease written before the status, the status before the role
     lease_writes: int  # events of the pool's Lease from the write to the end of the undo
     term_step: int  # leaseTransitions after minus before
 
@@ -262,8 +270,8 @@ async def trial(kube: Kube, observer: PoolObserver, namespace: str, pool: str, m
     with observer.lock:
         new = observer.holder[pool]
     first = next(e for e in observer.lease_events(pool, since) if e.holder == new)
-    status = observer.first_policy(pool, since, new)
-    role = observer.first_role(new, since, "leader")
+    stated = observer.first_policy(pool, since, new)
+    promoted = observer.first_role(new, since, "leader")
     await kube.set_pod_ready(namespace, old, ready=True)
     if not await observer.wait_until(lambda: _settled(observer, pool, members), TRIAL_TIMEOUT):
         raise RuntimeError(f"pool {pool}: {old} not counted eligible again")
@@ -276,8 +284,9 @@ async def trial(kube: Kube, observer: PoolObserver, namespace: str, pool: str, m
         landed=landed,
         visible=observer.pod_unready_seen(old, since),
         lease=first.t - landed,
-        status=None if status is None else status - landed,
-        role=None if role is None else role - landed,
+        status=None if stated is None else stated.t - landed,
+        role=None if promoted is None else promoted.t - landed,
+        in_write_order=stated is not None and promoted is not None and first.rv < stated.rv < promoted.rv,
         lease_writes=len(events),
         term_step=(events[-1].transitions or 0) - term,
     )
@@ -313,15 +322,9 @@ async def failovers(
         },
         "write_round_trip_seconds": summary([t.landed - t.sent for t in trials]),
         "lease_writes_per_failover_watch": ratio(sum(t.lease_writes for t in trials), n),
-        # the Lease first, then the status, then the role annotations: trials seen in that order
-        "trials_in_write_order": sum(
-            1
-            for t in trials
-            if t.lease is not None
-            and t.status is not None
-            and t.role is not None
-            and t.lease < t.status < t.role
-        ),
+        # the Lease first, then the status, then the role annotation, by the resourceVersions they got
+        # (arrival times on two watches need not be in that order: each resource has its own stream)
+        "trials_in_write_order": sum(t.in_write_order for t in trials),
         "writes_per_failover": {
             "controller_metrics": {k: v / n for k, v in writes.items()},
             "note": "undoing a trial (the old leader Ready again: a status write) is included; the manager "

@@ -307,7 +307,7 @@ def pools(results: dict[str, Any]) -> list[str]:
         f"{_ms(lease['p99'])} / {_ms(lease['max'])} ms |",
         f"| failover: status written, p50 / p99; new leader's role annotation, p50 / p99 | "
         f"{p50_99(ready['status_seconds'])}; {p50_99(ready['role_seconds'])} ms |",
-        f"| failover: trials seen in the order Lease, then status, then role annotation | "
+        f"| failover: trials written in the order Lease, status, role annotation (resourceVersions) | "
         f"{ready['trials_in_write_order']} / {ready['trials']} |",
         f"| **Lease writes per failover** (events of the pool's Lease on the watch / controller's count) | "
         f"**{_s(ready['lease_writes_per_failover_watch'])}** / {_s(writes.get('leases'))} |",

@@ -16,10 +16,10 @@ Output records (short keys: thousands per second at times):
 - slices: ``{"k": "s", "t", "e": ADDED|MODIFIED|DELETED|SYNC, "n": name, "l": service-name label,
   "m": managed-by label, "ep": [[pod, ready, node], ...]}``
 - pods: ``{"k": "p", "t", "e", "n": name, "node": node, "ready": bool, "del": terminating,
-  "role": the zen-lead/role annotation or null}``
+  "role": the zen-lead/role annotation or null, "rv": resourceVersion}``
 - leases: ``{"k": "l", "t", "e", "n": name, "h": holderIdentity, "tr": leaseTransitions,
   "rv": resourceVersion}``
-- LeaderPolicies: ``{"k": "lp", "t", "e", "n": name, "leader": status.leader.pod, "term", "eligible"}``
+- LeaderPolicies: ``{"k": "lp", "t", "e", "n": name, "leader": status.leader.pod, "term", "eligible", "rv"}``
 """
 
 from __future__ import annotations
@@ -166,6 +166,7 @@ def _pod_record(obj: _Pod) -> dict[str, Any]:
         "ready": ready,
         "del": obj.metadata.deletionTimestamp is not None,
         "role": obj.metadata.annotations.get("zen-lead/role"),
+        "rv": obj.metadata.resourceVersion,
     }
 
 
@@ -187,6 +188,7 @@ def _policy_record(obj: _Policy) -> dict[str, Any]:
         "leader": status.leader.pod if status.leader is not None else "",
         "term": status.term,
         "eligible": status.members.eligible,
+        "rv": obj.metadata.resourceVersion,
     }
 
 

@@ -135,14 +135,13 @@ def test_pools(results: dict[str, Any]) -> None:
     n, members, trials = TINY.pools, TINY.pool_members, TINY.ready_trials
     assert (pools["pools"], pools["members"]) == (n, members)
     cold = pools["cold_start"]
-    # one pass per pool once the caches synced: a Lease created, a status, every member annotated; each
-    # pool's status follows its Lease and its leader's annotation its status, so the last ones do too
+    # one pass per pool once the caches synced: a Lease created, a status, every member annotated, in
+    # that order (their resourceVersions; arrival times on two watches may cross)
     writes = cold["controller_writes"]
     assert (writes["leases"], writes["leaderpolicies/status"], writes["pods"]) == (n, n, n * members)
     assert cold["controller_requests"]["create/leases"] == n  # the manager Lease's creation taken out
+    assert cold["pools_in_write_order"] == n
     assert 0 < cold["start_to_cache_sync_seconds"] < cold["start_to_every_lease_held_seconds"]
-    assert cold["start_to_every_lease_held_seconds"] < cold["start_to_every_status_seconds"]
-    assert cold["start_to_every_status_seconds"] < cold["start_to_every_role_annotation_seconds"]
     ready = pools["ready"]
     assert ready["trials"] == trials
     for key in ("lease_seconds", "status_seconds", "role_seconds"):
