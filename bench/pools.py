@@ -165,6 +165,19 @@ def _writes(counts: dict[str, float]) -> dict[str, float]:
     return found
 
 
+async def _writes_settled(controller: Controller, observer: PoolObserver) -> None:
+    """Wait until a renewal period passes without a write (the cold start's Events are posted in the
+    background, after the pools are led): the quiet window must not count them."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    last = await _aligned_scrape(controller, observer)
+    while time.monotonic() < deadline:
+        scrape = await _aligned_scrape(controller, observer)
+        if not _writes(_requests(observer, last, scrape)):
+            return
+        last = scrape
+    raise RuntimeError("the controller kept writing after the pools were led")
+
+
 def _cost(controller: Controller) -> dict[str, float]:
     return {
         "rss_bytes": controller.rss(),
@@ -217,6 +230,7 @@ async def cold_start(
 async def quiet(
     ctx: Context, controller: Controller, observer: PoolObserver, pools: list[str]
 ) -> dict[str, Any]:
+    await _writes_settled(controller, observer)
     before = await _aligned_scrape(controller, observer)
     cpu, started = controller.cpu(), time.monotonic()
     await asyncio.sleep(ctx.profile.quiet_seconds)  # the phase itself: a window in which nothing changes
