@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import sys
@@ -22,9 +23,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cluster", default="bench", help="local cluster name (started fresh, stopped after)"
     )
+    parser.add_argument(
+        "--pools",
+        type=int,
+        help="this many pools instead of the profile's (results then go to <profile>-pools<N>.json)",
+    )
     parser.add_argument("--keep-cluster", action="store_true", help="leave the cluster running afterwards")
     args = parser.parse_args(argv)
     profile = TINY if args.tiny else QUICK if args.quick else FULL
+    if args.pools is not None and args.pools != profile.pools:
+        profile = dataclasses.replace(profile, name=f"{profile.name}-pools{args.pools}", pools=args.pools)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr
     )

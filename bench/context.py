@@ -31,9 +31,9 @@ class Context:
     rng: random.Random = field(default_factory=lambda: random.Random(6))
     controllers: list[Controller] = field(default_factory=list)  # every one started: stopped at the end
 
-    def controller(self, namespace: str, name: str) -> Controller:
+    def controller(self, namespace: str, name: str, *, extra: tuple[str, ...] = ()) -> Controller:
         made = Controller(
-            kubeconfig=self.controller_kubeconfig, namespace=namespace, logs=self.logs, name=name
+            kubeconfig=self.controller_kubeconfig, namespace=namespace, logs=self.logs, name=name, extra=extra
         )
         self.controllers.append(made)
         return made

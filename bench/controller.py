@@ -28,14 +28,19 @@ def log_wall_time(ts: str) -> float:
 
 
 class Controller:
-    def __init__(self, *, kubeconfig: Path, namespace: str, logs: Path, name: str) -> None:
+    def __init__(
+        self, *, kubeconfig: Path, namespace: str, logs: Path, name: str, extra: tuple[str, ...] = ()
+    ) -> None:
         self.namespace = namespace
         self.process = ControllerProcess(
             kubeconfig=kubeconfig,
             namespace=namespace,
             log_dir=logs,
             name=name,
-            extra=["--log-level", "info", "--leader-elect", "--leader-election-namespace", namespace],
+            extra=[
+                *("--log-level", "info", "--leader-elect", "--leader-election-namespace", namespace),
+                *extra,
+            ],
         )
         self.started = 0.0  # monotonic, just before the process was spawned
         self._offset = 0.0  # wall - monotonic

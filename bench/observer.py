@@ -7,7 +7,7 @@ conditions with ``wait_until`` and asks, after the fact, *when* something first 
 ``first_time`` (a replay of that Service's own records from a sequence number on).
 
 ``PodObserver`` does the same for the pods of one node (when did the node lifecycle controller mark
-them NotReady).
+them NotReady); ``PoolObserver`` for a pools namespace: its Leases, LeaderPolicies and pods.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,31 @@ class PodEvent:
     name: str
     node: str
     ready: bool
+    role: str | None = None  # the zen-lead/role annotation (pools)
+    rv: int = 0  # resourceVersion (pools: the order of writes across resources)
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseEvent:
+    seq: int
+    t: float
+    kind: str
+    name: str
+    holder: str  # "" when released or gone
+    transitions: int | None
+    rv: int
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyEvent:
+    seq: int
+    t: float
+    kind: str
+    name: str
+    leader: str  # status.leader.pod ("": none)
+    term: int | None
+    eligible: int
+    rv: int
 
 
 @dataclass(slots=True)
@@ -258,6 +283,8 @@ def _pod_event(seq: int, record: dict[str, Any]) -> PodEvent:
         record["n"],
         record.get("node", ""),
         bool(record.get("ready")) and not record.get("del") and record["e"] != "DELETED",
+        record.get("role"),
+        int(record.get("rv") or 0),
     )
 
 
@@ -287,3 +314,94 @@ class PodObserver(_WatchProcess):
                 if event.seq >= since and not event.ready and event.name not in found:
                     found[event.name] = event.t
             return found
+
+
+class PoolObserver(_WatchProcess):
+    """The Leases, LeaderPolicies and pods of one namespace, in one watcher process (so the stamps of a
+    pod's change and of the Lease write it caused come from one clock and one stream order)."""
+
+    def __init__(self, kubeconfig: Path, namespace: str, log: Path) -> None:
+        super().__init__(_argv(kubeconfig, namespace, ("leases", "leaderpolicies", "pods"), None), log)
+        self.leases: dict[str, list[LeaseEvent]] = {}
+        self.policies: dict[str, list[PolicyEvent]] = {}
+        self.pods: dict[str, list[PodEvent]] = {}
+        self.holder: dict[str, str] = {}  # current holderIdentity by Lease
+        self.policy: dict[str, PolicyEvent] = {}  # current status by policy
+        self.ready: dict[str, bool] = {}  # current readiness by pod
+
+    def apply(self, record: dict[str, Any]) -> None:
+        kind, name, gone = record.get("k"), record["n"], record["e"] == "DELETED"
+        if kind == "p":
+            pod = _pod_event(self.count, record)
+            self.pods.setdefault(name, []).append(pod)
+            if gone:
+                self.ready.pop(name, None)
+            else:
+                self.ready[name] = pod.ready
+        elif kind == "l":
+            holder = record.get("h") or ""
+            rv = int(record.get("rv") or 0)
+            lease = LeaseEvent(self.count, record["t"], record["e"], name, holder, record.get("tr"), rv)
+            self.leases.setdefault(name, []).append(lease)
+            self.holder[name] = "" if gone else lease.holder
+        elif kind == "lp":
+            policy = PolicyEvent(
+                self.count,
+                record["t"],
+                record["e"],
+                name,
+                record.get("leader") or "",
+                record.get("term"),
+                int(record.get("eligible") or 0),
+                int(record.get("rv") or 0),
+            )
+            self.policies.setdefault(name, []).append(policy)
+            if gone:
+                self.policy.pop(name, None)
+            else:
+                self.policy[name] = policy
+
+    # ---- current state (call under ``lock`` or from a ``wait_until`` predicate) ----------------
+    def role(self, pod: str) -> str | None:
+        events = self.pods.get(pod)
+        return events[-1].role if events else None
+
+    # ---- after the fact ---------------------------------------------------------------------------
+    def lease_events(self, name: str, since: int, until: int | None = None) -> list[LeaseEvent]:
+        """The Lease's events with sequence in [since, until): one per write that changed it."""
+        with self.lock:
+            return [
+                e
+                for e in self.leases.get(name, ())
+                if e.seq >= since and (until is None or e.seq < until) and e.kind != "SYNC"
+            ]
+
+    def events_between(self, since: int, until: int, *, leases: Collection[str]) -> dict[str, int]:
+        """Events (SYNC excluded) with sequence in [since, until): of the named Leases, of every
+        LeaderPolicy, of every pod."""
+
+        def count(table: Mapping[str, Sequence[LeaseEvent | PolicyEvent | PodEvent]]) -> int:
+            return sum(1 for es in table.values() for e in es if since <= e.seq < until and e.kind != "SYNC")
+
+        with self.lock:
+            return {
+                "leases": count({n: e for n, e in self.leases.items() if n in leases}),
+                "leaderpolicies": count(self.policies),
+                "pods": count(self.pods),
+            }
+
+    def first_policy(self, name: str, since: int, leader: str) -> PolicyEvent | None:
+        """The first event (sequence >= ``since``) of the policy whose status names ``leader``."""
+        with self.lock:
+            return next(
+                (e for e in self.policies.get(name, ()) if e.seq >= since and e.leader == leader), None
+            )
+
+    def first_role(self, pod: str, since: int, role: str) -> PodEvent | None:
+        """The first event (sequence >= ``since``) of the pod annotated with ``role``."""
+        with self.lock:
+            return next((e for e in self.pods.get(pod, ()) if e.seq >= since and e.role == role), None)
+
+    def pod_unready_seen(self, pod: str, since: int) -> float | None:
+        with self.lock:
+            return _first_unready(list(self.pods.get(pod, ())), since)

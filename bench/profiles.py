@@ -46,6 +46,8 @@ class Profile:
     elector_timing: ElectorTiming
     elector_rounds: int
     elector_window: float  # seconds of steady state for CPU and requests per minute
+    pools: int  # the pools benchmark: LeaderPolicies, each with a Deployment of ``pool_members`` pods
+    pool_members: int = 3
     heartbeat: bool = True
     create_concurrency: int = 64
     burst_concurrency: int = 128
@@ -70,6 +72,7 @@ FULL = Profile(
     elector_timing=ElectorTiming(lease_duration=15, renew_deadline=10.0, retry_period=2.0),
     elector_rounds=5,
     elector_window=60.0,
+    pools=1000,
 )
 
 QUICK = Profile(
@@ -86,6 +89,7 @@ QUICK = Profile(
     elector_timing=ElectorTiming(lease_duration=4, renew_deadline=3.0, retry_period=1.0),
     elector_rounds=2,
     elector_window=20.0,
+    pools=100,
 )
 
 TINY = Profile(
@@ -102,6 +106,7 @@ TINY = Profile(
     elector_timing=ElectorTiming(lease_duration=3, renew_deadline=2.0, retry_period=1.0),
     elector_rounds=1,
     elector_window=5.0,
+    pools=6,
     create_concurrency=16,
     burst_concurrency=16,
 )

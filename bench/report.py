@@ -267,6 +267,71 @@ def _per_service(v: dict[str, Any]) -> str:
     return f"{_s(summary.get('p50'), 3)} / {_s(summary.get('p99'), 3)}"
 
 
+def pools(results: dict[str, Any]) -> list[str]:
+    p = results.get("pools")
+    if not p:
+        return []
+    cold, quiet, ready = p["cold_start"], p["quiet"], p["ready"]
+    size = f"{p['pools']} pools x {p['members']} members"
+
+    def p50_99(summary: dict[str, Any]) -> str:
+        return f"{_ms(summary['p50'])} / {_ms(summary['p99'])}"
+
+    lease = ready["lease_seconds"]
+    lines = [
+        "| failover, leader NotReady, paced | trials | from the write's response: p50 / p99, ms | "
+        "from the pod event seen on a watch: p50 / p99, ms |",
+        "|---|---|---|---|",
+        f"| pools, {size}: Lease holder changed | {ready['trials']} | {p50_99(lease)} | "
+        f"{p50_99(ready['from_pod_event_seen']['lease_seconds'])} |",
+    ]
+    for config, d in p.get("director_beside", {}).items():
+        lines.append(
+            f"| director, {config.replace('x', ' Services x ')} pods: leader slice moved | "
+            f"{d['zen_seconds']['count']} | {p50_99(d['zen_seconds'])} | {p50_99(d['from_pod_event_seen'])} |"
+        )
+    writes = ready["writes_per_failover"]["controller_metrics"]
+    lines += [
+        "",
+        "| measurement | value |",
+        "|---|---|",
+        f"| {size}: member pods Ready (Deployments, kube-controller-manager's 20 QPS) | "
+        f"{_s(p['members_ready_seconds'], 1)} s |",
+        f"| cold start: start -> cache sync / every Lease held / every status / every role annotation | "
+        f"{_s(cold['start_to_cache_sync_seconds'])} / {_s(cold['start_to_every_lease_held_seconds'])} / "
+        f"{_s(cold['start_to_every_status_seconds'])} / "
+        f"{_s(cold['start_to_every_role_annotation_seconds'])} s |",
+        f"| cold start: writes (controller's count, manager Lease excluded) | "
+        f"{_fmt_counts(cold['controller_writes'])} |",
+        f"| failover: Lease p50 / p90 / p99 / max | {_ms(lease['p50'])} / {_ms(lease['p90'])} / "
+        f"{_ms(lease['p99'])} / {_ms(lease['max'])} ms |",
+        f"| failover: status written, p50 / p99; new leader's role annotation, p50 / p99 | "
+        f"{p50_99(ready['status_seconds'])}; {p50_99(ready['role_seconds'])} ms |",
+        f"| failover: trials written in the order Lease, status, role annotation (resourceVersions) | "
+        f"{ready['trials_in_write_order']} / {ready['trials']} |",
+        f"| **Lease writes per failover** (events of the pool's Lease on the watch / controller's count) | "
+        f"**{_s(ready['lease_writes_per_failover_watch'])}** / {_s(writes.get('leases'))} |",
+        f"| writes per failover, undoing included (controller's count) | {_fmt_per(writes)} |",
+        f"| quiet {quiet['seconds']:.0f} s: controller requests (manager Lease renewals excluded) | "
+        f"{_fmt_counts(quiet['controller_requests']) or '0'} |",
+        f"| quiet: watch events of pool Leases / LeaderPolicies / pods | "
+        f"{quiet['watch_events']['leases']} / {quiet['watch_events']['leaderpolicies']} / "
+        f"{quiet['watch_events']['pods']} |",
+        f"| RSS at convergence / after the quiet window / after the trials (peak), MB | "
+        f"{_mb(cold['at_convergence']['rss_bytes'])} / {_mb(quiet['rss_bytes'])} / "
+        f"{_mb(p['after_trials']['rss_bytes'])} ({_mb(p['after_trials']['peak_rss_bytes'])}) |",
+        f"| CPU: seconds until converged / per minute when quiet / per failover | "
+        f"{_s(cold['at_convergence']['cpu_seconds'])} / {_s(quiet['cpu_seconds_per_minute'], 3)} / "
+        f"{_s(ready['cpu_seconds_per_failover'], 3)} |",
+        "",
+    ]
+    return lines
+
+
+def _fmt_per(counts: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v:.2f}" for k, v in counts.items() if v)
+
+
 def elector(results: dict[str, Any]) -> list[str]:
     e = results.get("elector")
     if not e:
@@ -327,6 +392,8 @@ def render(results: dict[str, Any]) -> str:
         *scale(results),
         "### Node death",
         *burst(results),
+        "### Pools",
+        *(pools(results) or ["Not in this run.", ""]),
         "### Elector",
         *elector(results),
     ]

@@ -6,8 +6,10 @@
    (pods kept off the two victim nodes, namespaces left in place: deleting them would churn);
 3. the large namespace: cold start, quiet period, warm restart, node burst by status writes, node
    heartbeat stop, failover trials, pod churn — one controller, restarted once;
-4. the electors;
-5. JSON (``bench/results/<profile>.json``), plots, and the cluster taken down.
+4. pools (``bench.pools``): N LeaderPolicies in a namespace of their own, one controller with
+   ``--controllers=*,pools``; the director's failovers of step 2-3 are put beside them;
+5. the electors;
+6. JSON (``bench/results/<profile>.json``), plots, and the cluster taken down.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import burst, elector, failover, plots, scale
+from bench import burst, elector, failover, plots, pools, scale
 from bench.context import CONTROLLER_IDENTITY, Context
 from bench.kube import Kube
 from bench.machine import describe, load_average
@@ -35,7 +37,7 @@ from zen_lead.localcluster import LocalCluster
 from zen_lead.manager.options import DEFAULT_BURST, DEFAULT_QPS, DEFAULT_WORKERS
 
 log = logging.getLogger("bench")
-BENCHMARKS = ("failover", "scale", "burst", "elector")
+BENCHMARKS = ("failover", "scale", "burst", "pools", "elector")
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
 LOGS = REPO / "build" / "bench"
@@ -193,6 +195,9 @@ async def _run(
                 results["failover"][f"{services}x{pods}"] = await failover.standalone(ctx, services, pods)
         if only & {"failover", "scale", "burst"}:
             await _big(ctx, results, only)
+        if "pools" in only:
+            results["pools"] = await pools.run(ctx)
+            results["pools"]["director_beside"] = pools.director_beside(results.get("failover") or {})
         if "elector" in only:
             results["elector"] = await elector.run(ctx)
     finally:

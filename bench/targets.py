@@ -124,4 +124,31 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "8",
             )
         )
+    found += _pools(results.get("pools"))
     return found
+
+
+def _pools(pools: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Issue 13: one write on a pool failover's critical path (the Lease), none from a quiet pool."""
+    if not pools:
+        return []
+    size = f"{pools['pools']}x{pools['members']}"
+    lease = pools["ready"]["lease_writes_per_failover_watch"]
+    quiet = pools["quiet"]
+    writes = sum(quiet["controller_requests"].values()) + quiet["watch_events"]["leases"]
+    return [
+        _target(
+            f"pool Lease writes per failover, {size}",
+            "1 (critical path)",
+            lease,
+            None if lease is None else round(lease, 2) == 1.0,
+            "13",
+        ),
+        _target(
+            f"pools quiet: controller requests and pool Lease writes, {size}",
+            "0",
+            writes,
+            writes == 0,
+            "13",
+        ),
+    ]

@@ -1,7 +1,8 @@
 """The watcher: a process of its own that watches EndpointSlices (or pods) and stamps each event.
 
 Run by ``bench.observer`` as ``python -m bench.watcher --kubeconfig K --namespace NS --resource R ...``
-(one or more resources, each its own watch in the one process). It lists, prints the current objects,
+(one or more resources, each its own watch in the one process: EndpointSlices, pods, Leases,
+LeaderPolicies). It lists, prints the current objects,
 prints ``{"k": "synced"}``, then watches from each list's resourceVersion and prints one JSON line per
 event. Each event is stamped with ``time.monotonic()``
 the moment its line arrived, before it is decoded, and the process does nothing else, so the harness's
@@ -14,7 +15,11 @@ Output records (short keys: thousands per second at times):
 
 - slices: ``{"k": "s", "t", "e": ADDED|MODIFIED|DELETED|SYNC, "n": name, "l": service-name label,
   "m": managed-by label, "ep": [[pod, ready, node], ...]}``
-- pods: ``{"k": "p", "t", "e", "n": name, "node": node, "ready": bool, "del": terminating}``
+- pods: ``{"k": "p", "t", "e", "n": name, "node": node, "ready": bool, "del": terminating,
+  "role": the zen-lead/role annotation or null, "rv": resourceVersion}``
+- leases: ``{"k": "l", "t", "e", "n": name, "h": holderIdentity, "tr": leaseTransitions,
+  "rv": resourceVersion}``
+- LeaderPolicies: ``{"k": "lp", "t", "e", "n": name, "leader": status.leader.pod, "term", "eligible", "rv"}``
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ class _Meta(msgspec.Struct, frozen=True):
     name: str = ""
     resourceVersion: str = ""
     labels: dict[str, str] = msgspec.field(default_factory=dict)
+    annotations: dict[str, str] = msgspec.field(default_factory=dict)
     deletionTimestamp: str | None = None
 
 
@@ -79,6 +85,35 @@ class _Pod(msgspec.Struct, frozen=True):
     metadata: _Meta = _Meta()
     spec: _PodSpec = _PodSpec()
     status: _PodStatus = _PodStatus()
+
+
+class _LeaseSpec(msgspec.Struct, frozen=True):
+    holderIdentity: str | None = None
+    leaseTransitions: int | None = None
+
+
+class _Lease(msgspec.Struct, frozen=True):
+    metadata: _Meta = _Meta()
+    spec: _LeaseSpec = _LeaseSpec()
+
+
+class _PolicyLeader(msgspec.Struct, frozen=True):
+    pod: str = ""
+
+
+class _PolicyMembers(msgspec.Struct, frozen=True):
+    eligible: int = 0
+
+
+class _PolicyStatus(msgspec.Struct, frozen=True):
+    leader: _PolicyLeader | None = None
+    term: int | None = None
+    members: _PolicyMembers = _PolicyMembers()
+
+
+class _Policy(msgspec.Struct, frozen=True):
+    metadata: _Meta = _Meta()
+    status: _PolicyStatus = _PolicyStatus()
 
 
 class _Event(msgspec.Struct, frozen=True):
@@ -130,7 +165,45 @@ def _pod_record(obj: _Pod) -> dict[str, Any]:
         "node": obj.spec.nodeName or "",
         "ready": ready,
         "del": obj.metadata.deletionTimestamp is not None,
+        "role": obj.metadata.annotations.get("zen-lead/role"),
+        "rv": obj.metadata.resourceVersion,
     }
+
+
+def _lease_record(obj: _Lease) -> dict[str, Any]:
+    return {
+        "k": "l",
+        "n": obj.metadata.name,
+        "h": obj.spec.holderIdentity or "",
+        "tr": obj.spec.leaseTransitions,
+        "rv": obj.metadata.resourceVersion,
+    }
+
+
+def _policy_record(obj: _Policy) -> dict[str, Any]:
+    status = obj.status
+    return {
+        "k": "lp",
+        "n": obj.metadata.name,
+        "leader": status.leader.pod if status.leader is not None else "",
+        "term": status.term,
+        "eligible": status.members.eligible,
+        "rv": obj.metadata.resourceVersion,
+    }
+
+
+# resource -> (path under the namespace, the object's struct, its record, the record's kind)
+_KINDS: dict[str, tuple[str, type[Any], Callable[[Any], dict[str, Any]], str]] = {
+    "endpointslices": ("/apis/discovery.k8s.io/v1/namespaces/{}/endpointslices", _Slice, _slice_record, "s"),
+    "pods": ("/api/v1/namespaces/{}/pods", _Pod, _pod_record, "p"),
+    "leases": ("/apis/coordination.k8s.io/v1/namespaces/{}/leases", _Lease, _lease_record, "l"),
+    "leaderpolicies": (
+        "/apis/coordination.kube-zen.io/v1alpha1/namespaces/{}/leaderpolicies",
+        _Policy,
+        _policy_record,
+        "lp",
+    ),
+}
 
 
 class Watcher:
@@ -140,15 +213,9 @@ class Watcher:
         self.client = client
         self.resource = resource
         self.field_selector = field_selector
-        self.record: Callable[[Any], dict[str, Any]]
-        if resource == "pods":
-            self.path = f"/api/v1/namespaces/{namespace}/pods"
-            self.decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(_Pod)
-            self.record = _pod_record
-        else:
-            self.path = f"/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices"
-            self.decoder = msgspec.json.Decoder(_Slice)
-            self.record = _slice_record
+        path, struct, self.record, self.kind = _KINDS[resource]
+        self.path = path.format(namespace)
+        self.decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(struct)
         self.list_decoder = msgspec.json.Decoder(_List)
         self.known: set[str] = set()
         self.version = ""
@@ -179,9 +246,8 @@ class Watcher:
             if not token:
                 self.version = page.metadata.resourceVersion
                 break
-        kind = "p" if self.resource == "pods" else "s"
         for name in sorted(self.known - seen):
-            self.emit({"t": time.monotonic(), "k": kind, "e": "DELETED", "n": name})
+            self.emit({"t": time.monotonic(), "k": self.kind, "e": "DELETED", "n": name})
         self.known = seen
 
     async def watch(self) -> None:
@@ -246,7 +312,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.watcher")
     parser.add_argument("--kubeconfig", required=True)
     parser.add_argument("--namespace", required=True)
-    parser.add_argument("--resource", choices=("endpointslices", "pods"), action="append", required=True)
+    parser.add_argument("--resource", choices=tuple(_KINDS), action="append", required=True)
     parser.add_argument("--field-selector", default=None)
     args = parser.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt, BrokenPipeError):

@@ -46,7 +46,7 @@ def test_run_describes_machine_and_parameters(results: dict[str, Any]) -> None:
     assert machine["kubernetes"].startswith("v1.")
     assert machine["packages"]["zen-lead"]
     assert results["profile"]["name"] == "tiny"
-    assert results["benchmarks"] == ["burst", "elector", "failover", "scale"]
+    assert results["benchmarks"] == ["burst", "elector", "failover", "pools", "scale"]
     assert {t["met"] for t in results["targets"]} <= {True, False, None}
 
 
@@ -128,6 +128,51 @@ def test_elector(results: dict[str, Any]) -> None:
             # CPU over a 5 s window is a clock tick or two (10 ms each): a figure, too coarse to check
             assert math.isfinite(steady[role]["cpu_seconds_per_minute"])
             assert steady[role]["rss_bytes"] > 0
+
+
+def test_pools(results: dict[str, Any]) -> None:
+    pools = results["pools"]
+    n, members, trials = TINY.pools, TINY.pool_members, TINY.ready_trials
+    assert (pools["pools"], pools["members"]) == (n, members)
+    cold = pools["cold_start"]
+    # one pass per pool once the caches synced: a Lease created, a status, every member annotated, in
+    # that order (their resourceVersions; arrival times on two watches may cross)
+    writes = cold["controller_writes"]
+    assert (writes["leases"], writes["leaderpolicies/status"], writes["pods"]) == (n, n, n * members)
+    assert cold["controller_requests"]["create/leases"] == n  # the manager Lease's creation taken out
+    assert cold["pools_in_write_order"] == n
+    assert 0 < cold["start_to_cache_sync_seconds"] < cold["start_to_every_lease_held_seconds"]
+    ready = pools["ready"]
+    assert ready["trials"] == trials
+    for key in ("lease_seconds", "status_seconds", "role_seconds"):
+        assert_summary(ready[key], trials)
+        assert 0 < ready[key]["p50"] <= ready[key]["p99"]
+    assert ready["from_pod_event_seen"]["lease_seconds"]["p50"] > 0
+    # the critical path: one Lease write per failover (the watch saw one event of the pool's Lease per
+    # trial, its undo included; the controller counted one), then the status, then the annotations
+    assert ready["lease_writes_per_failover_watch"] == 1.0
+    assert ready["trials_in_write_order"] == trials
+    assert ready["term_steps"] == [1]
+    per = ready["writes_per_failover"]["controller_metrics"]
+    assert set(per) <= {"leases", "leaderpolicies/status", "pods", "events"}
+    # status on the failover and again when the old leader is Ready (eligible 3 of 3); the pods: the old
+    # leader demoted, the third member's term, the new leader promoted
+    assert (per["leases"], per["leaderpolicies/status"], per["pods"]) == (1.0, 2.0, members)
+    quiet = pools["quiet"]
+    assert quiet["seconds"] >= TINY.quiet_seconds
+    assert quiet["controller_requests"] == {}
+    assert quiet["watch_events"] == {"leases": 0, "leaderpolicies": 0, "pods": 0}
+    # what was taken out of the controller's count: the manager Lease's renewals, one per 2 s
+    assert 1 <= quiet["manager_lease_renewals"] <= quiet["seconds"] / 2.0 + 1
+    for phase in (cold["at_convergence"], pools["after_trials"]):
+        assert 0 < phase["rss_bytes"] <= phase["peak_rss_bytes"]
+    assert cold["at_convergence"]["cpu_seconds"] > 0
+    assert set(pools["director_beside"]) == set(results["failover"])
+    met = {t["target"]: t["met"] for t in results["targets"] if t["issue"] == "13"}
+    assert met == {
+        f"pool Lease writes per failover, {n}x{members}": True,
+        f"pools quiet: controller requests and pool Lease writes, {n}x{members}": True,
+    }
 
 
 def test_results_are_standard_json(results: dict[str, Any]) -> None:
