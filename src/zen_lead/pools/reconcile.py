@@ -12,8 +12,7 @@ Order of writes, chosen for failover latency and for readers:
 
 Nothing is written when observed equals desired. Objects zen-lead does not own are never written:
 its own Leases and leader Services (label ``coordination.kube-zen.io/pool``, owned by the policy), the
-policy's status,
-and — only for pods that joined — their role annotations and pod-deletion cost.
+policy's status, and — only for pods that joined — their role annotations and pod-deletion cost.
 """
 
 from __future__ import annotations
