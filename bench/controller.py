@@ -111,3 +111,12 @@ def requests(scrape: Scrape) -> dict[str, float]:
             key = f"{s.labels.get('verb')}/{s.labels.get('resource')}"
             found[key] = found.get(key, 0.0) + s.value
     return found
+
+
+def cost(controller: Controller) -> dict[str, float]:
+    """The controller process's memory (now and peak) and CPU so far."""
+    return {
+        "rss_bytes": controller.rss(),
+        "peak_rss_bytes": controller.peak_rss(),
+        "cpu_seconds": controller.cpu(),
+    }

@@ -39,7 +39,7 @@ import yaml  # type: ignore[import-untyped]  # PyYAML has no stubs installed
 
 from bench.apiserver import Scrape, delta
 from bench.context import Context
-from bench.controller import WRITE_VERBS, Controller, requests
+from bench.controller import WRITE_VERBS, Controller, cost, requests
 from bench.kube import JSON, Kube, bounded
 from bench.observer import PoolObserver
 from bench.profiles import PACE_SECONDS
@@ -178,14 +178,6 @@ async def _writes_settled(controller: Controller, observer: PoolObserver) -> Non
     raise RuntimeError("the controller kept writing after the pools were led")
 
 
-def _cost(controller: Controller) -> dict[str, float]:
-    return {
-        "rss_bytes": controller.rss(),
-        "peak_rss_bytes": controller.peak_rss(),
-        "cpu_seconds": controller.cpu(),
-    }
-
-
 async def cold_start(
     ctx: Context, controller: Controller, observer: PoolObserver, pools: list[str]
 ) -> dict[str, Any]:
@@ -199,7 +191,7 @@ async def cold_start(
         with observer.lock:
             missing = [p for p in pools if not _settled(observer, p, members)]
         raise RuntimeError(f"{len(missing)} pools without a settled leader: {missing[:5]}")
-    converged = _cost(controller)
+    converged = cost(controller)
     leased, stated, annotated, in_order = [], [], [], 0
     for pool in pools:
         lease = next(e for e in observer.lease_events(pool, since) if e.holder)
@@ -221,7 +213,7 @@ async def cold_start(
         # resourceVersions: the Lease written first, then the status, then the leader's annotation
         "pools_in_write_order": in_order,
         "at_convergence": converged,
-        "after_settle": _cost(controller),
+        "after_settle": cost(controller),
         "controller_writes": _writes(counts),
         "controller_requests": counts,
     }
@@ -390,7 +382,7 @@ async def run(ctx: Context) -> dict[str, Any]:
         }
         results["quiet"] = await quiet(ctx, controller, observer, pools)
         results["ready"] = await failovers(ctx, controller, observer, namespace, pools)
-        results["after_trials"] = _cost(controller)
+        results["after_trials"] = cost(controller)
         ready = results["ready"]
         log.info(
             "pools %dx%d: Lease p50 %.1f ms p99 %.1f ms; Lease writes per failover %.2f; quiet requests %s",

@@ -20,7 +20,7 @@ from typing import Any
 from bench import apiserver
 from bench.apiserver import Scrape
 from bench.context import CONTROLLER_IDENTITY, Context, wait_converged
-from bench.controller import Controller, requests, writes
+from bench.controller import Controller, cost, requests, writes
 from bench.kube import bounded
 from bench.observer import LEADER_SUFFIX, UPSTREAM, ZEN, SliceObserver
 from bench.workload import Workload
@@ -83,14 +83,6 @@ async def scrape_seconds(controller: Controller, samples: int = 3) -> list[float
     return found
 
 
-def _cost(controller: Controller) -> dict[str, float]:
-    return {
-        "rss_bytes": controller.rss(),
-        "peak_rss_bytes": controller.peak_rss(),
-        "cpu_seconds": controller.cpu(),
-    }
-
-
 async def cold_start(
     ctx: Context, workload: Workload, observer: SliceObserver
 ) -> tuple[Controller, dict[str, Any]]:
@@ -101,7 +93,7 @@ async def cold_start(
     synced = await controller.wait_log("caches synced")
     leading = await controller.wait_log("became leader")
     routed = await wait_converged(observer, workload, since=since)
-    converged_cost = _cost(controller)
+    converged_cost = cost(controller)
     await asyncio.sleep(SETTLE_SECONDS)
     scrape = await controller.scrape()
     api_after = await apiserver.scrape(ctx.kube)
@@ -114,7 +106,7 @@ async def cold_start(
         "cache_sync_to_converged_seconds": routed - synced,
         "leadership_to_converged_seconds": routed - leading,
         "at_convergence": converged_cost,
-        "after_settle": _cost(controller),
+        "after_settle": cost(controller),
         **loop_health(None, scrape),
         "controller_writes": writes(scrape),
         "controller_requests": requests(scrape),
