@@ -313,3 +313,12 @@ class Status(msgspec.Struct, **_OPTIONS):
     code: int = 0
     reason: str = ""
     message: str = ""
+
+
+# ---- any kind, for generic components (the claim coordinator) --------------------------------------
+class GenericObject(msgspec.Struct, **_OPTIONS):
+    """An object of any kind: typed metadata, ``spec`` and ``status`` as plain JSON values."""
+
+    metadata: ObjectMeta = ObjectMeta()
+    spec: dict[str, Any] = {}
+    status: dict[str, Any] = {}
