@@ -38,7 +38,7 @@ from zen_lead.kube.client import ApiClient
 from zen_lead.kube.errors import ApiError, TransportError
 from zen_lead.kube.resources import LEASES, Resource
 from zen_lead.kube.structs import GenericObject, Lease
-from zen_lead.runtime.cache import InformerCache, ScopedInformer
+from zen_lead.runtime.cache import InformerCache
 
 log = logging.getLogger("zen_lead.claims")
 RETRY_AFTER_ERROR = 1.0  # seconds before a pass that hit a transport error is tried again
@@ -90,8 +90,9 @@ class ClaimCoordinator:
             informer.add_handler(lambda _change, _old, _new: self.view.changed.set())
         self._leases.add_handler(self._lease_changed)
 
-    def _lease_changed(self, _change: Any, _old: Lease | None, new: Lease | None) -> None:
-        if (new or _old) is not None and (new or _old).metadata.name == self.lease:  # type: ignore[union-attr]
+    def _lease_changed(self, _change: Any, old: Lease | None, new: Lease | None) -> None:
+        changed = new if new is not None else old
+        if changed is not None and changed.metadata.name == self.lease:
             self.view.observe(new)
 
     # ---- running ----------------------------------------------------------------------------------
@@ -168,8 +169,8 @@ class ClaimCoordinator:
 
     def _state(self) -> ClaimState:
         return claim_state(
-            (self.descriptor.to_claimant(o) for o in _items(self._claimants)),
-            (self.descriptor.to_claimable(o) for o in _items(self._claimables)),
+            (self.descriptor.to_claimant(o) for o in self._claimants.items()),
+            (self.descriptor.to_claimable(o) for o in self._claimables.items()),
         )
 
     # ---- leader -----------------------------------------------------------------------------------
@@ -282,7 +283,3 @@ class ClaimCoordinator:
         return await self.client.patch(
             resource, meta.namespace, meta.name, patch, subresource=self.descriptor.subresource(field)
         )
-
-
-def _items(informer: ScopedInformer[GenericObject]) -> Iterable[GenericObject]:
-    return informer.items()

@@ -13,7 +13,6 @@ applies it only if the object did not change since (409 Conflict otherwise).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,9 +109,6 @@ class ClaimDescriptor:
         """No consumer (and no stamp), conditional on the claimable's version."""
         stamp_off: dict[str, str | None] = {CLAIMED_BY: None, TOKEN: None, CLAIM_MODE: None}
         return _patch(claimable, self.consumer_field, None, stamp_off)
-
-    def rules_resources(self) -> Iterable[Resource[GenericObject]]:
-        return (self.claimable, self.claimant)
 
 
 def _get(obj: GenericObject, path: str) -> Any:

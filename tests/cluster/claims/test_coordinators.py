@@ -11,7 +11,6 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml  # type: ignore[import-untyped]
@@ -104,16 +103,6 @@ def replicas(
         replica.stop()
     for replica in started:
         print(f"--- {replica.identity} ---\n" + "\n".join(replica.log.read_text().splitlines()[-30:]))
-
-
-def history(kube: Client, namespace: str) -> list[tuple[int, str, str, Any]]:
-    """Every version of every Host and Machine the apiserver still has events for, by revision."""
-    events: list[tuple[int, str, str, Any]] = []
-    for kind, resource in (("host", Host), ("machine", Machine)):
-        listed = kube.list(resource, namespace=namespace)
-        for obj in listed:
-            events.append((int(obj.metadata.resourceVersion), kind, obj.metadata.name, obj))
-    return sorted(events, key=lambda e: e[0])
 
 
 def holdings(kube: Client, namespace: str) -> dict[str, str]:
