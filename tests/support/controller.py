@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tests.support.metrics import metric_sum, scrape
 from tests.support.wait import eventually
 
 
@@ -129,21 +129,11 @@ class ControllerProcess:
             return int(error.code), error.read().decode()
 
     def metrics(self) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as response:
-            return str(response.read().decode())
+        return scrape(self.metrics_port)
 
     def metric(self, name: str, **labels: str) -> float:
         """Sum of the samples of ``name`` whose labels include ``labels``."""
-        total = 0.0
-        pattern = re.compile(rf"^{re.escape(name)}(?:{{(.*)}})? (\S+)$")
-        for line in self.metrics().splitlines():
-            match = pattern.match(line)
-            if not match:
-                continue
-            found = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1) or ""))
-            if all(found.get(k) == v for k, v in labels.items()):
-                total += float(match.group(2))
-        return total
+        return metric_sum(self.metrics(), name, **labels)
 
     def writes(self) -> float:
         """Write requests to every resource but the manager's own Lease (renewed every retry period)."""

@@ -12,9 +12,6 @@ thawed: its watches then deliver them in one go.
 from __future__ import annotations
 
 import signal
-import threading
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
 from lightkube import Client
@@ -22,6 +19,7 @@ from lightkube.resources.core_v1 import Event, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from tests.cluster.director.conftest import ENABLED, leader_annotation, ready_pods, wait_leader
+from tests.support import history
 from tests.support.controller import ControllerProcess
 from tests.support.wait import eventually, settled
 from tests.support.workload import deployment, service, set_pod_ready
@@ -31,54 +29,12 @@ pytestmark = pytest.mark.cluster
 SERVICES = [f"s{index}" for index in range(8)]
 
 
-@dataclass(frozen=True)
-class Write:
-    revision: int
-    kind: str
-    type: str
-    name: str
-    obj: Any
-
-
-class Writes:
-    """Every change of Services, EndpointSlices and Events in the namespace, from watches that start
-    at a listed resourceVersion (so no later write is missed). A failed watch fails the test."""
-
-    KINDS: tuple[type[Any], ...] = (Service, EndpointSlice, Event)
-
+class Writes(history.Writes):
     def __init__(self, kube: Client, namespace: str) -> None:
-        self.kube, self.namespace = kube, namespace
-        self.seen: list[Write] = []
-        self.errors: list[BaseException] = []
-        self._started = threading.Barrier(len(self.KINDS) + 1, timeout=30)
-
-    def _watch(self, kind: type[Any]) -> None:
-        try:
-            listing = self.kube.list(kind, namespace=self.namespace)
-            list(listing)
-            version = listing.resourceVersion
-            self._started.wait()
-            for change, obj in self.kube.watch(kind, namespace=self.namespace, resource_version=version):
-                meta = obj.metadata
-                self.seen.append(Write(int(meta.resourceVersion), kind.__name__, change, meta.name, obj))
-        except BaseException as error:
-            self.errors.append(error)
-            self._started.abort()
-
-    def __enter__(self) -> Writes:
-        for kind in self.KINDS:
-            threading.Thread(target=self._watch, args=(kind,), daemon=True).start()
-        self._started.wait()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        assert not self.errors, f"a watch failed: {self.errors!r}"
-
-    def of(self, kind: str, *, after: int = 0) -> list[Write]:
-        return [w for w in list(self.seen) if w.kind == kind and w.revision > after]
+        super().__init__(kube, namespace, (Service, EndpointSlice, Event))
 
 
-def ours(write: Write) -> bool:
+def ours(write: history.Write) -> bool:
     """An Event zen-lead created (not another component's, not a later count update)."""
     return write.type == "ADDED" and write.obj.reportingComponent == EVENT_SOURCE_COMPONENT
 
