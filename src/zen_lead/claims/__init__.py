@@ -8,10 +8,11 @@ replica falls back to fenced optimistic claiming. An opt-in library for any cont
 - ``ClaimMetrics`` — the four metric families, under a prefix you choose;
 - ``default_priority`` / ``Priority`` — the seed's formula, or your own.
 
-Safety comes from the writes, not from the election: every claim is two conditional writes (the
-claimant's reservation, then the claimable's consumer), so no claimable ever has two consumers and no
-claimant reserves two claimables, whether a leader coordinates, a paused ex-leader wakes up, or every
-replica claims at once. The election buys order and the absence of conflicts. See docs/claims.md.
+Safety comes from the writes, not from the election: every claim is conditional writes in a fixed
+order (``core.steps``: fence the claimable a reservation leaves, reserve on the claimant, bind the
+claimable), so no claimable ever has two consumers and no claimant is the consumer of two, whether a
+leader coordinates, a paused ex-leader wakes up, or every replica claims at once. The election
+buys order and the absence of conflicts. See docs/claims.md.
 """
 
 from zen_lead.claims.coordinator import ClaimCoordinator, lease_name

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -29,8 +30,9 @@ from zen_lead.claims.core.mode import Mode, mode
 from zen_lead.claims.core.model import Claimant, ClaimState, claim_state, release_reason
 from zen_lead.claims.core.plan import Bind, choose, fallback_order, leader_plan
 from zen_lead.claims.core.priority import Priority, default_priority
+from zen_lead.claims.core.steps import Fence, Reserve, claim_steps
 from zen_lead.claims.descriptor import CLAIM_MODE, CLAIMED_BY, TOKEN, ClaimDescriptor
-from zen_lead.claims.leadership import LeaseView
+from zen_lead.claims.leadership import DuplicateIdentityError, LeaseView
 from zen_lead.claims.metrics import ClaimMetrics
 from zen_lead.claims.options import ClaimCoordinatorOptions
 from zen_lead.election import LeaderElector, LeaseRef, default_identity
@@ -97,6 +99,12 @@ class ClaimCoordinator:
 
     # ---- running ----------------------------------------------------------------------------------
     async def run(self) -> None:
+        try:
+            await self._run()
+        except* DuplicateIdentityError as group:
+            raise group.exceptions[0] from None  # as the docstring says: not wrapped in a group
+
+    async def _run(self) -> None:
         async with asyncio.TaskGroup() as group:
             if self._own_cache:
                 group.create_task(self._cache.run(), name="claim informers")
@@ -222,22 +230,37 @@ class ClaimCoordinator:
 
     # ---- writes -----------------------------------------------------------------------------------
     async def _claim(self, bind: Bind, stamp: dict[str, str], result: str, valid: Any) -> None:
-        """Reserve (unless already reserved), then bind: two conditional writes."""
+        """The writes of ``core.steps.claim_steps``, in order, each conditional on the versions this
+        attempt decides on: the claimant, the target and the claimable a reservation leaves, read
+        from the caches here, together, before the first write (a plan made earlier may be stale)."""
         d = self.descriptor
         started = time.monotonic()
         claimant = self._claimants.get(self.namespace, bind.claimant.name)
         claimable = self._claimables.get(self.namespace, bind.claimable.name)
         if claimant is None or claimable is None:
             return
+        now = Bind(d.to_claimant(claimant), d.to_claimable(claimable), bind.reserved)
+        if now.claimant.host != bind.claimant.host or now.claimable.consumer is not None:
+            return  # the caches moved on since the plan: the pass they triggered plans again
+        left = self._claimables.get(self.namespace, now.claimant.host) if now.claimant.host else None
+        attempt = secrets.token_hex(8)
         try:
-            if not bind.reserved:
-                patch = d.reserve_patch(claimant, claimable, name=claimable.metadata.name, stamp=stamp)
-                claimant = await self._write(d.claimant, claimant, patch, d.reservation_field)
-                self._claimants.put(claimant)
-                if not valid():
-                    return  # reserved but not bound: whoever leads next finishes it
-            patch = d.bind_patch(claimable, claimant, stamp=stamp)
-            self._claimables.put(await self._write(d.claimable, claimable, patch, d.consumer_field))
+            for step in claim_steps(now):
+                if isinstance(step, Fence):
+                    if not await self._fence(step.claimable, left, now.claimant, attempt):
+                        return  # the claimant holds what it reserved: nothing to move
+                elif isinstance(step, Reserve):
+                    patch = d.reserve_patch(claimant, claimable, attempt=attempt, stamp=stamp)
+                    claimant = await self._write(d.claimant, claimant, patch, d.reservation_field)
+                    self._claimants.put(claimant)
+                    if d.attempt(claimant) != attempt:
+                        self._pruned()
+                        return
+                    if not valid():
+                        return  # reserved but not bound: whoever leads next finishes it
+                else:
+                    patch = d.bind_patch(claimable, claimant, stamp=stamp)
+                    self._claimables.put(await self._write(d.claimable, claimable, patch, d.consumer_field))
         except ApiError as error:
             kind = "conflict" if error.conflict else "error"
             if not error.conflict and not error.not_found:
@@ -245,6 +268,38 @@ class ClaimCoordinator:
             self.metrics.result(self.namespace, kind, time.monotonic() - started)
             return
         self.metrics.result(self.namespace, result, time.monotonic() - started)
+
+    async def _fence(self, name: str, obj: GenericObject | None, claimant: Claimant, attempt: str) -> bool:
+        """A new version of the claimable ``claimant``'s reservation leaves, conditional on the version
+        decided on (``obj``; read live if the cache has none). False if ``claimant`` holds it after all;
+        one that does not exist needs no fence."""
+        d = self.descriptor
+        if obj is None:
+            try:
+                obj = await self.client.get(d.claimable, self.namespace, name)
+            except ApiError as error:
+                if error.not_found:
+                    return True
+                raise
+        consumer = d.to_claimable(obj).consumer
+        if consumer is not None and consumer.uid == claimant.uid:
+            return False
+        try:
+            self._claimables.put(await self._write(d.claimable, obj, d.fence_patch(obj, attempt=attempt), ""))
+        except ApiError as error:
+            if not error.not_found:
+                raise
+        return True
+
+    def _pruned(self) -> None:
+        """The reservation came back without its attempt: the claimant's schema drops the field, so
+        restamps would not change the claimant and binds could not be made safe. Refuse to bind."""
+        self.metrics.result(self.namespace, "error")
+        log.error(
+            "%s.attempt of %s was not stored (pruned by its schema?): declare it, or claims stay unmade",
+            self.descriptor.reservation_field,
+            self.descriptor.claimant.kind,
+        )
 
     async def _release(self, state: ClaimState) -> None:
         d = self.descriptor

@@ -25,6 +25,7 @@ ANNOTATION_PREFIX = "claims.zen-lead.io/"
 CLAIMED_BY = ANNOTATION_PREFIX + "claimed-by"  # the identity of the replica that wrote the claim
 TOKEN = ANNOTATION_PREFIX + "token"  # its fencing token (the coordinator Lease's transitions), "" in fallback
 CLAIM_MODE = ANNOTATION_PREFIX + "mode"  # leader | fallback
+FENCE = ANNOTATION_PREFIX + "fence"  # changed when a reservation moves off the claimable (core.steps)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,22 +81,36 @@ class ClaimDescriptor:
             deleting=meta.deletion_timestamp is not None,
         )
 
+    def attempt(self, claimant: GenericObject) -> str | None:
+        """The ``attempt`` nonce of the claimant's reservation, as stored."""
+        reservation = _get(claimant, self.reservation_field)
+        value = reservation.get("attempt") if isinstance(reservation, dict) else None
+        return value if isinstance(value, str) else None
+
     # ---- writing ----------------------------------------------------------------------------------
     def subresource(self, path: str) -> str | None:
         return "status" if path.startswith("status.") else None
 
     def reserve_patch(
-        self, claimant: GenericObject, claimable: GenericObject | None, *, name: str, stamp: dict[str, str]
+        self, claimant: GenericObject, claimable: GenericObject, *, attempt: str, stamp: dict[str, str]
     ) -> dict[str, Any]:
-        """The claimant's reservation of ``name``, conditional on the claimant's version; the stamp
-        (who reserved, with which token) travels inside the reservation."""
+        """The claimant's reservation of ``claimable``, conditional on the claimant's version; the stamp
+        (who reserved, with which token) travels inside it, and ``attempt`` (new for every attempt)
+        makes even a restamp of the same reservation a change (``core.steps``, rule 1)."""
         value = {
-            "name": name,
-            "uid": claimable.metadata.uid if claimable is not None else "",
+            "name": claimable.metadata.name,
+            "uid": claimable.metadata.uid,
             "claimedBy": stamp.get(CLAIMED_BY, ""),
             "token": stamp.get(TOKEN, ""),
+            "attempt": attempt,
         }
         return _patch(claimant, self.reservation_field, value, {})
+
+    def fence_patch(self, claimable: GenericObject, *, attempt: str) -> dict[str, Any]:
+        """A new version of ``claimable`` and nothing else that matters, conditional on its version:
+        binds decided on an older version fail (``core.steps``, rule 3)."""
+        meta = {"resourceVersion": claimable.metadata.resource_version, "annotations": {FENCE: attempt}}
+        return {"metadata": meta}
 
     def bind_patch(
         self, claimable: GenericObject, claimant: GenericObject, *, stamp: dict[str, str]

@@ -6,6 +6,8 @@
   order it induces (ties by creation time, then UID);
 - ``plan`` — the leader's plan (every pending claimant in priority order, best matching free host)
   and the fallback's pick (first free matching host: plain optimistic claiming);
+- ``steps`` — the writes of one claim attempt, in the order that keeps a claimant from being the
+  consumer of two claimables;
 - ``mode`` — lead, delegate or fall back, from what this replica has seen of the Lease.
 
 Nothing here reads a clock, the API or a metric: callers pass ``now``.

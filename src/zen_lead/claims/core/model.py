@@ -6,17 +6,17 @@ A claim is two pointers, each written conditionally on its object's resourceVers
 - the claimable's *consumer* (``Claimable.consumer``): which claimant holds it — written second.
 
 A claimant **holds** a claimable when both point at each other. Each pointer is one field, so a
-claimable never has two consumers and a claimant never reserves two claimables: the two safety
-properties hold by construction, in every mode, as long as every write is conditional.
+claimable never has two consumers and a claimant never reserves two claimables. That a claimant is
+never the *consumer* of two claimables (a provisioner acting on the consumer alone would take both)
+needs more than one field: the order of writes in ``core.steps``.
 
 The in-between states, each resolved by whoever processes the claimant next (leader or fallback):
 
-- reserved, the claimable free: bind it (the second write);
-- reserved, the claimable taken by another or gone: reserve again (the first write, on the version
-  that showed the stale reservation);
-- a consumer whose claimant reserves something else (a reservation moved while a bind was in
-  flight) or no longer exists: the claim is *suspect*; the shell reads the claimant live and
-  releases the claim only if the live claimant confirms it (``release_reason``).
+- reserved, the claimable free: restamp the reservation and bind it;
+- reserved, the claimable taken by another or gone: fence the old claimable, reserve another, bind;
+- a consumer whose claimant reserves something else (written by a claimer that does not follow
+  ``core.steps``, or changed by hand) or no longer exists: the claim is *suspect*; the shell reads
+  the claimant live and releases the claim only if the live claimant confirms it (``release_reason``).
 
 A consumer whose claimant reserves nothing counts as held: it is what a claimer that predates
 reservations writes (the seed's plain optimistic claiming), so a mixed fleet during a migration
