@@ -207,3 +207,23 @@ def test_a_second_replica_with_the_same_identity_is_refused(
         timeout=30,
         what="the restarted twin leads",
     )
+
+
+def test_a_mixed_fleet_during_migration_stays_safe(
+    kube: Client, namespace: str, start: Launch, writes: Writes
+) -> None:
+    # the migration's first step: one replica with coordination enabled, two still without
+    enabled = start("replica-0")
+    legacy = [start(f"replica-{i}", []) for i in (1, 2)]
+    eventually(lambda: holder(kube, namespace) == "replica-0", timeout=30, what="the enabled replica leads")
+    _hosts(kube, namespace, 10)
+    _machines(kube, namespace, 50)
+    _all_held(kube, namespace, 10)
+    settled(lambda: len(writes.seen), quiet=2, what="the claims settled")
+    writers = claimed_by(kube, namespace)
+    assert sum(writers.values()) == 10
+    assert enabled.results("claimed") == writers["replica-0"]
+    for replica in legacy:
+        assert replica.results("claimed") == 0
+        assert replica.results("fallback_claimed") == writers[replica.identity]
+    assert assert_safe_history(writes) >= 10
