@@ -22,6 +22,7 @@ from zen_lead.kube.structs import (
     EndpointSlice,
     Event,
     HorizontalPodAutoscaler,
+    Job,
     LeaderPolicy,
     Lease,
     Namespace,
@@ -99,6 +100,7 @@ EVENTS: Resource[Event] = Resource("", "v1", "events", "Event", True, Event)
 ENDPOINT_SLICES: Resource[EndpointSlice] = Resource(
     "discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True, EndpointSlice
 )
+JOBS: Resource[Job] = Resource("batch", "v1", "jobs", "Job", True, Job)
 LEASES: Resource[Lease] = Resource("coordination.k8s.io", "v1", "leases", "Lease", True, Lease)
 LEADER_POLICIES: Resource[LeaderPolicy] = Resource(
     POOL_GROUP, POOL_VERSION, "leaderpolicies", "LeaderPolicy", True, LeaderPolicy

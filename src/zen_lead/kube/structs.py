@@ -187,6 +187,12 @@ class Lease(msgspec.Struct, **_OPTIONS):
     spec: LeaseSpec = LeaseSpec()
 
 
+class Job(msgspec.Struct, **_OPTIONS):
+    """A batch/v1 Job: only its metadata (``zen-lead exec --slot-from-job`` reads one annotation)."""
+
+    metadata: ObjectMeta = ObjectMeta()
+
+
 # ---- LeaderPolicy (coordination.kube-zen.io/v1alpha1) ------------------------------------------------
 class ScaleTargetRef(msgspec.Struct, **_OPTIONS):
     kind: str = ""

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,6 +9,7 @@ import pytest
 from lightkube import AsyncClient
 
 from tests.cluster.election.harness import HERE
+from tests.support import golang
 from zen_lead.kube.client import ApiClient
 from zen_lead.kube.config import async_client
 from zen_lead.localcluster import ClusterInfo
@@ -45,19 +43,5 @@ def goelector(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Builds offline from the module cache the control-plane build filled (client-go v0.36.3); a few
     seconds when Go's build cache is warm.
     """
-    go = shutil.which("go") or "/usr/local/go/bin/go"
-    if not Path(go).exists():
-        pytest.skip("no Go toolchain: cannot build the client-go candidate")
     out = tmp_path_factory.mktemp("goelector") / "goelector"
-    env = {**os.environ, "GOTOOLCHAIN": "local", "CGO_ENABLED": "0", "GOFLAGS": "-mod=readonly"}
-    result = subprocess.run(
-        [go, "build", "-trimpath", "-o", str(out), "."],
-        cwd=HERE / "goelector",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert result.returncode == 0, f"building the client-go candidate failed:\n{result.stderr[-3000:]}"
-    return out
+    return golang.build(HERE / "goelector", out, what="the client-go candidate")

@@ -117,7 +117,9 @@ class Proc:
             await asyncio.gather(self._reader, return_exceptions=True)
 
 
-async def spawn(name: str, argv: list[str], *, logs: Path, stdin: bool = False) -> Proc:
+async def spawn(
+    name: str, argv: list[str], *, logs: Path, stdin: bool = False, env: dict[str, str] | None = None
+) -> Proc:
     log = logs / f"{name}.log"
     stderr = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     try:
@@ -126,7 +128,7 @@ async def spawn(name: str, argv: list[str], *, logs: Path, stdin: bool = False) 
             stdout=asyncio.subprocess.PIPE,
             stderr=stderr,
             stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
         )
     finally:
         os.close(stderr)

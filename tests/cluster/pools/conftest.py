@@ -102,3 +102,4 @@ def lease_spec(kube: Client, name: str, namespace: str) -> dict[str, Any] | None
 # The election tests' fixtures: an async lightkube client (the independent witness), a log
 # directory, and the client-go candidate built once per session.
 from tests.cluster.election.conftest import aclient, goelector, logs  # noqa: E402, F401
+from tests.cluster.exec.conftest import impl, ledger, static_wrapper  # noqa: E402, F401
