@@ -59,6 +59,10 @@ def dockerfile_stages() -> list[Stage]:
     return stages
 
 
+def stage(name: str) -> Stage:
+    return next(s for s in dockerfile_stages() if s.name == name)
+
+
 def dockerignore_allows(path: str) -> bool:
     """Docker's rule: the last matching pattern wins; ``!`` re-includes."""
     allowed = True
@@ -78,7 +82,7 @@ def dockerignore_allows(path: str) -> bool:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Run the builder stage; return the virtualenv it made (the image's /opt/zen-lead)."""
-    builder, _ = dockerfile_stages()
+    builder = stage("builder")
     root = tmp_path_factory.mktemp("image")
     context = root / "src"
     context.mkdir()
@@ -149,11 +153,36 @@ def test_zen_lead_runs_from_the_image_virtualenv(built: Path, helm: Path) -> Non
     assert not unknown, f"the chart passes flags `zen-lead run` does not have: {unknown}"
 
 
+def test_the_exec_builder_stage_builds_the_static_wrapper(tmp_path: Path) -> None:
+    """The stage's COPY and RUN, executed here (Go from this machine, modules from its cache)."""
+    builder = stage("exec-builder")
+    assert builder.base == "golang:1.26"
+    [copy] = builder.all("COPY")
+    source, destination = copy.split()
+    assert (source, destination) == ("cmd/zen-lead-exec", "./")
+    assert dockerignore_allows(source)
+    assert dockerignore_allows(f"{source}/main.go")
+    context = tmp_path / "src"
+    shutil.copytree(ROOT / source, context)
+    [command] = builder.all("RUN")
+    command = command.replace("/dist", str(tmp_path / "dist"))
+    env = {**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=readonly"}
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", command], cwd=context, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "--lease" in result.stdout + result.stderr  # its --help ran
+
+
 def test_final_stage_is_slim_non_root_and_runs_the_controller() -> None:
-    builder, final = dockerfile_stages()
-    assert builder.name == "builder"
+    stages = dockerfile_stages()
+    assert [s.name for s in stages] == ["builder", "exec-builder", None]
+    final = stages[-1]
     assert final.base == "python:3.11-slim"
-    assert final.all("COPY") == ["--from=builder /opt/zen-lead /opt/zen-lead"]
+    assert final.all("COPY") == [
+        "--from=builder /opt/zen-lead /opt/zen-lead",
+        "--from=exec-builder /dist/zen-lead-exec /usr/local/bin/zen-lead-exec",
+    ]
     for run in final.all("RUN"):
         assert not re.search(r"\b(pip|apt-get|apk|gcc|make)\b", run), (
             f"build tooling in the final stage: {run}"
