@@ -360,3 +360,28 @@ def test_pools_add_their_crd_their_rules_and_the_controller_only_when_enabled(
         "patch" not in r["verbs"] for r in role_rules(plain, "Role", "zen-lead") if r["resources"] == ["pods"]
     )
     assert "--controllers=*" in container_args(plain)
+
+
+def test_artifact_hub_metadata_matches_the_chart() -> None:
+    """The Artifact Hub annotations parse and say what the chart ships: its CRD, its image, valid kinds."""
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    annotations = chart["annotations"]
+    assert annotations["artifacthub.io/category"] in {
+        "ai-machine-learning", "database", "integration-delivery", "monitoring-logging", "networking",
+        "security", "storage", "streaming-messaging",
+    }  # fmt: skip
+    crd = yaml.safe_load((CHART / "files" / "crds" / "leaderpolicies.yaml").read_text())
+    [listed] = yaml.safe_load(annotations["artifacthub.io/crds"])
+    assert listed["name"] == crd["metadata"]["name"]
+    assert listed["kind"] == crd["spec"]["names"]["kind"]
+    assert listed["version"] in {v["name"] for v in crd["spec"]["versions"]}
+    [example] = yaml.safe_load(annotations["artifacthub.io/crdsExamples"])
+    assert example["apiVersion"] == f"{crd['spec']['group']}/{listed['version']}"
+    [image] = yaml.safe_load(annotations["artifacthub.io/images"])
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert image["image"] == f"{values['image']['repository']}:{chart['appVersion']}"
+    changes = yaml.safe_load(annotations["artifacthub.io/changes"])
+    assert changes
+    assert all(
+        c["kind"] in {"added", "changed", "deprecated", "removed", "fixed", "security"} for c in changes
+    )
