@@ -142,3 +142,44 @@ async def test_a_frozen_apiserver_gets_a_worker_that_ignores_sigterm_killed_befo
     assert_one_at_a_time(runs)
     assert_tokens_are_the_leases(runs, watch.changes)
     assert_lawful_history(watch.changes, lease_duration=LD)
+
+
+async def test_the_python_and_the_static_wrapper_share_one_lease(
+    static_wrapper: Path,
+    cluster: ClusterInfo,
+    namespace: str,
+    aclient: AsyncClient,
+    ledger: Ledger,
+    logs: Path,
+) -> None:
+    """One of each on one Lease: handoffs both ways (SIGTERM), one worker at a time, tokens rising."""
+    common = {"cluster": cluster, "namespace": namespace, "ledger": ledger, "logs": logs}
+    impls = {"go": static_wrapper, "py": None}
+    async with LeaseWatch(aclient, namespace, "exec") as watch:
+        wrappers = [await start_wrapper(impls[kind], f"{kind}0", **common) for kind in ("go", "py")]
+        first = (await ledger.wait_runs(1, within=60))[0]
+        leader = by_identity(wrappers, first.identity)
+        leader.signal(signal.SIGTERM)
+        assert await leader.exited(within=30) == 0
+        second = (await ledger.wait_runs(2, within=30))[1]
+        assert {first.identity[:2], second.identity[:2]} == {"go", "py"}
+
+        # the first one's kind again, as the standby; then the handoff the other way
+        standby = await start_wrapper(impls[first.identity[:2]], f"{first.identity[:2]}1", **common)
+        await until(
+            lambda: "campaigning for" in standby.log.read_text(errors="replace"),
+            within=30,
+            what="the new standby to campaign",
+        )
+        leader = by_identity(wrappers, second.identity)
+        leader.signal(signal.SIGTERM)
+        assert await leader.exited(within=30) == 0
+        third = (await ledger.wait_runs(3, within=30))[2]
+        assert third.identity == standby.name
+        assert_handed_over_by_release(
+            watch.changes, old=second.identity, new=third.identity, lease_duration=LD
+        )
+    runs = ledger.runs()
+    assert_one_at_a_time(runs)
+    assert_tokens_are_the_leases(runs, watch.changes)
+    assert_lawful_history(watch.changes, lease_duration=LD)
