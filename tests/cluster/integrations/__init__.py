@@ -1,0 +1,1 @@
+"""Cluster tests of zen-lead's integrations (frameworks, other languages), run as real replicas."""
