@@ -171,6 +171,12 @@ def _why_none(plan: PoolPlan, members: Sequence[Member]) -> str:
 def _summary(plan: PoolPlan, members: Sequence[Member]) -> str:
     if not members:
         return 'no pod has joined the pool (zen-lead/pool: <name> and zen-lead/join: "true")'
+    nominee = plan.selection.leader
+    if nominee is not None:  # eligible, but campaigns: the Lease is released to it, it takes it itself
+        return (
+            f"{nominee.metadata.name} is nominated ({plan.selection.eligible_count} of {len(members)} "
+            "members eligible) and takes the Lease at its next try: it campaigns itself"
+        )
     counts: dict[str, int] = {}
     for _, reason in plan.selection.ineligible:
         counts[str(reason)] = counts.get(str(reason), 0) + 1
