@@ -33,18 +33,23 @@ type Elector struct {
 	name      string
 	identity  string
 	timing    Timing
+	pool      bool // follow the pools controller's nomination (nominate.go)
 
 	mu       sync.Mutex
 	obs      *Observation
 	highest  int32  // the highest leaseTransitions ever seen; -1 before any
 	reported string // the last holder logged as "new leader observed"
 	tenure   *Tenure
-	free     chan struct{} // a pending "the Lease is free or gone" hint
+	free     chan struct{} // a pending "try now" hint: the Lease is free or gone, or nominates us
+
+	nomination Nomination // the nomination last observed (pool only)
+	staleSaid  bool       // its going stale was logged
 }
 
-func newElector(leases coordinationclient.LeaseInterface, namespace, name, identity string, timing Timing) *Elector {
+func newElector(leases coordinationclient.LeaseInterface, namespace, name, identity string, timing Timing,
+	pool bool) *Elector {
 	return &Elector{
-		leases: leases, namespace: namespace, name: name, identity: identity, timing: timing,
+		leases: leases, namespace: namespace, name: name, identity: identity, timing: timing, pool: pool,
 		highest: -1, free: make(chan struct{}, 1),
 	}
 }
@@ -66,14 +71,19 @@ func (e *Elector) observeLease(lease *coordinationv1.Lease, now time.Time) {
 	r := recordOf(lease)
 	e.obs = observe(e.obs, r, lease.ResourceVersion, now)
 	e.highest = max(e.highest, r.Transitions)
+	if t := e.tenure; t != nil && supersedes(r, t.Token) {
+		t.lose(fmt.Sprintf("the Lease shows a newer tenure: '%s', transitions %d", r.Holder, r.Transitions))
+	}
+	if e.pool { // first: a lost tenure hands nothing over, a free Lease nominating another is no hint
+		e.nominate(nominationOf(lease), now)
+	}
 	if !r.held() {
-		e.signalFree()
+		if !e.yields(now) {
+			e.signalFree()
+		}
 	} else if r.Holder != e.reported {
 		e.reported = r.Holder
 		logf("new leader observed for %s: %s", e.lease(), r.Holder)
-	}
-	if t := e.tenure; t != nil && supersedes(r, t.Token) {
-		t.lose(fmt.Sprintf("the Lease shows a newer tenure: '%s', transitions %d", r.Holder, r.Transitions))
 	}
 }
 
@@ -81,7 +91,34 @@ func (e *Elector) observeMissing() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.obs = nil
+	e.nominate("", time.Now()) // a Lease that is gone nominates nobody
 	e.signalFree()
+}
+
+// yields: at now, the nomination last observed binds us to yield to another pod (never without
+// --pool). e.mu held.
+func (e *Elector) yields(now time.Time) bool {
+	return e.nomination.Binding(e.identity, now, e.timing.leaseDuration())
+}
+
+// nominate takes in the nomination a Lease shows at now: once per change, a candidate is told to
+// wait or to try at once, a leader to hand over (its tenure goes on meanwhile). e.mu held.
+func (e *Elector) nominate(nominee string, now time.Time) {
+	t := e.tenure
+	leading := t != nil && t.Reason() == ""
+	next, action := nominationChange(e.nomination, nominee, e.identity, leading, now, e.timing.leaseDuration())
+	if action != nominationSame {
+		e.nomination, e.staleSaid = next, false
+	}
+	switch action {
+	case nominationTry:
+		e.signalFree()
+	case nominationHandOver:
+		t.handOver(nominee)
+		fallthrough
+	case nominationWait:
+		logf("%s nominates %s: %s", e.lease(), nominee, nominationVerb(action))
+	}
 }
 
 func (e *Elector) signalFree() {
@@ -170,7 +207,7 @@ func (e *Elector) Acquire(ctx context.Context, deadline time.Time) (*Tenure, err
 			return nil, err
 		}
 		e.drainFree()
-		t, err := e.tryAcquire()
+		t, yielded, err := e.tryAcquire()
 		if t != nil {
 			return t, nil
 		}
@@ -181,7 +218,12 @@ func (e *Elector) Acquire(ctx context.Context, deadline time.Time) (*Tenure, err
 		}
 		now := time.Now()
 		e.mu.Lock()
-		wake := nextTryAt(e.obs, now, e.delay(), failed)
+		// Yielding to a nomination, a Lease that ran out is no reason to try at once: poll (and wake
+		// on a change of the nomination: the "try now" hint), and at the latest when it stops binding.
+		wake := nextTryAt(e.obs, now, e.delay(), failed || yielded)
+		if yielded {
+			wake = yieldUntil(e.nomination, wake, e.timing.leaseDuration())
+		}
 		e.mu.Unlock()
 		if !deadline.IsZero() {
 			if !now.Before(deadline) {
@@ -201,20 +243,32 @@ func (e *Elector) Acquire(ctx context.Context, deadline time.Time) (*Tenure, err
 	}
 }
 
-// tryAcquire is one attempt: a new Tenure, nil when someone else holds the Lease, or an error when
-// the API could not be reached. Its calls are not cancelled by a stop: a write cut off half-way
-// would leave a Lease naming us that nobody releases.
-func (e *Elector) tryAcquire() (*Tenure, error) {
+// tryAcquire is one attempt: a new Tenure, nil when someone else holds the Lease (yielded: or it
+// nominates another pod), or an error when the API could not be reached. Its calls are not
+// cancelled by a stop: a write cut off half-way would leave a Lease naming us that nobody releases.
+func (e *Elector) tryAcquire() (*Tenure, bool, error) {
 	limit := e.timing.callTimeout()
 	current, err := e.get(context.Background(), limit)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	e.mu.Lock()
-	plan := planAcquire(e.obs, e.identity, time.Now(), e.highest+1)
+	now := time.Now()
+	plan := planAcquire(e.obs, e.identity, now, e.highest+1)
+	yielded := e.yields(now)
+	if e.nomination.Stale(e.identity, now, e.timing.leaseDuration()) && !e.staleSaid {
+		e.staleSaid = true
+		logf("%s nominates %s, who has not taken it for %ss: campaigning", e.lease(), e.nomination.Nominee,
+			g(e.timing.LeaseDuration))
+	}
 	e.mu.Unlock()
+	if yielded {
+		// One seen by this read or the watch stops us here; one written after this read makes the
+		// conditional write below fail.
+		return nil, true, nil
+	}
 	if plan.Kind == PlanWait || (plan.Kind == PlanUpdate && current == nil) {
-		return nil, nil // (the second: the watch saw it created after our read; the next try reads it)
+		return nil, false, nil // (the second: the watch saw it created after our read; the next try reads it)
 	}
 	started := time.Now()
 	_, stamp := wallStamp(started)
@@ -236,12 +290,12 @@ func (e *Elector) tryAcquire() (*Tenure, error) {
 	switch {
 	case apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err):
 		_, _ = e.get(context.Background(), limit) // someone else wrote first: learn who
-		return nil, nil
+		return nil, false, nil
 	case apierrors.IsNotFound(err):
 		e.observeMissing()
-		return nil, nil
+		return nil, false, nil
 	case err != nil:
-		return nil, fmt.Errorf("write %s: %w", e.lease(), err)
+		return nil, false, fmt.Errorf("write %s: %w", e.lease(), err)
 	}
-	return e.beginTenure(written, started), nil
+	return e.beginTenure(written, started), false, nil
 }

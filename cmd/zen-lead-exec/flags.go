@@ -41,6 +41,7 @@ type Timing struct {
 }
 
 func (t Timing) leaseDurationSeconds() int32  { return int32(t.LeaseDuration) }
+func (t Timing) leaseDuration() time.Duration { return seconds(t.LeaseDuration) }
 func (t Timing) renewDeadline() time.Duration { return seconds(t.RenewDeadline) }
 func (t Timing) retryPeriod() time.Duration   { return seconds(t.RetryPeriod) }
 
@@ -61,6 +62,7 @@ func (t Timing) maxGrace() float64 { return t.LeaseDuration - t.RenewDeadline - 
 type Config struct {
 	Command     []string
 	Lease       string // the Lease's name (--lease or --pool)
+	Pool        bool   // --pool: a member that follows the pools controller's nomination
 	Namespace   string // --namespace; "" means: find it (kube.go)
 	Identity    string // "" means: make one (defaultIdentity)
 	Kubeconfig  string
@@ -184,7 +186,7 @@ func parseArgs(args []string, getenv func(string) string, stdout io.Writer) (*Co
 		problems = append(problems, "no command given: write it after `--`, e.g. `zen-lead exec --lease NAME -- cmd args`")
 	}
 	if pool.set {
-		cfg.Lease = pool.value
+		cfg.Lease, cfg.Pool = pool.value, true
 		if lease.set {
 			problems = append(problems, "--pool and --lease are mutually exclusive: --pool NAME campaigns on the Lease NAME")
 		}

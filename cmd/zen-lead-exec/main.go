@@ -10,7 +10,8 @@
 //	campaign ──> leading: (slot check) start the program, renew in parallel
 //	   ^              │ program exits: (slot mark) release, exit with its code
 //	   │              │ SIGTERM/SIGINT: forward, keep renewing until it exits, release, exit
-//	   │              └ leadership lost: SIGTERM to its group now, SIGKILL grace later, reap it
+//	   │              │ leadership lost: SIGTERM to its group now, SIGKILL grace later, reap it
+//	   │              └ (--pool) another pod nominated: the same, then release
 //	   └──────────────────────────────────────────────────────────────┘
 package main
 
@@ -23,51 +24,6 @@ import (
 	"syscall"
 	"time"
 )
-
-// Every line of ours goes to stderr with the prefix the Python command uses, written by one
-// goroutine from a queue: a stderr nobody reads (a full pipe) must never hold up the wrapper, least of
-// all between a loss of leadership and the SIGTERM or SIGKILL of the child. Lines beyond the queue
-// are dropped.
-type logItem struct {
-	line    string
-	flushed chan struct{} // closed once every earlier line is written (the line is empty)
-}
-
-var logQueue = make(chan logItem, 1024)
-
-func init() {
-	go func() {
-		for item := range logQueue {
-			if item.flushed != nil {
-				close(item.flushed)
-				continue
-			}
-			_, _ = os.Stderr.WriteString(item.line)
-		}
-	}()
-}
-
-func logf(format string, args ...any) {
-	select {
-	case logQueue <- logItem{line: "zen-lead exec: " + fmt.Sprintf(format, args...) + "\n"}:
-	default:
-	}
-}
-
-// flushLog waits (at most limit) until every queued line is written.
-func flushLog(limit time.Duration) {
-	flushed := make(chan struct{})
-	timeout := time.After(limit)
-	select {
-	case logQueue <- logItem{flushed: flushed}:
-	case <-timeout:
-		return
-	}
-	select {
-	case <-flushed:
-	case <-timeout:
-	}
-}
 
 func main() {
 	code := run(os.Args[1:])
@@ -111,7 +67,8 @@ func run(args []string) int {
 			return code
 		}
 	}
-	w.elector = newElector(clients.Coordination.Leases(namespace), namespace, cfg.Lease, cfg.Identity, cfg.Timing)
+	w.elector = newElector(clients.Coordination.Leases(namespace), namespace, cfg.Lease, cfg.Identity, cfg.Timing,
+		cfg.Pool)
 	watching, stopWatching := context.WithCancel(context.Background())
 	defer stopWatching()
 	go w.elector.Watch(watching)
@@ -234,6 +191,10 @@ func (w *wrapper) lead(t *Tenure) (int, bool) {
 			return code, true
 		}
 	}
+	if t.HandingOver() { // nominated away before the program started: nothing to stop
+		e.Release(t)
+		return 0, false
+	}
 	env := childEnv(os.Environ(), w.namespace, cfg.Lease, cfg.Identity, t.Token, cfg.Slot, cfg.HasSlot)
 	child, err := startChild(cfg.Command, env)
 	if err != nil {
@@ -242,9 +203,10 @@ func (w *wrapper) lead(t *Tenure) (int, bool) {
 		return startFailureCode(err), true
 	}
 	logf("started %s (pid %d) with token %d", cfg.Command[0], child.Pid, t.Token)
-	lostCh := t.Lost()
+	lostCh, handover := t.Lost(), t.Handover()
 	var kill <-chan time.Time
-	lost := false
+	var killBy time.Time // when the pending SIGKILL is due (zero: none)
+	lost, handing := false, false
 	for {
 		select {
 		case sig := <-w.signals:
@@ -257,20 +219,37 @@ func (w *wrapper) lead(t *Tenure) (int, bool) {
 		case <-lostCh:
 			lostCh, lost = nil, true
 			detected := time.Now()
-			at := killAt(t.Deadline(), detected, seconds(cfg.Grace))
+			at := earlier(killBy, killAt(t.Deadline(), detected, seconds(cfg.Grace)))
 			child.Signal(syscall.SIGTERM) // first: nothing may delay it
-			kill = time.After(time.Until(at))
+			if !at.Equal(killBy) {
+				killBy, kill = at, time.After(time.Until(at))
+			}
 			w.lost(t)
 			logf("stopping pid %d (%s): SIGTERM now, SIGKILL in %.2fs", child.Pid, t.Reason(), at.Sub(detected).Seconds())
+		case <-handover:
+			// Not a loss: the renewals and the deadline timer go on, and a loss meanwhile can only
+			// bring the SIGKILL forward.
+			handover, handing = nil, true
+			if lost {
+				break
+			}
+			began := time.Now()
+			at := earlier(killBy, began.Add(seconds(cfg.Grace)))
+			child.Signal(syscall.SIGTERM)
+			killBy, kill = at, time.After(time.Until(at))
+			logf("stopping pid %d (handing over to %s): SIGTERM now, SIGKILL in %.2fs",
+				child.Pid, t.Nominee(), at.Sub(began).Seconds())
 		case <-kill:
 			kill = nil
 			child.Signal(syscall.SIGKILL)
 			logf("child %d did not exit after SIGTERM: sending SIGKILL", child.Pid)
 		case code := <-child.Done():
 			child.KillGroup()
-			if lost {
+			if lost || handing {
 				logf("pid %d exited with %d after leadership ended", child.Pid, code)
-				e.Release(t) // writes nothing: it ends the renewals of the lost tenure
+				// Lost: writes nothing, it ends the renewals. Handing over: the released record, for
+				// the nominee to take at once.
+				e.Release(t)
 				if w.stopping != 0 {
 					return code, true
 				}

@@ -30,6 +30,8 @@ type Tenure struct {
 	deadline     time.Time
 	reason       string // why it ended; "" while it lasts
 	lost         chan struct{}
+	nominee      string        // the pod nominated instead of us ("" unless handing over)
+	handover     chan struct{} // closed when the pools controller nominates another pod
 
 	cancel  context.CancelFunc // stops the renewals and the deadline timer
 	renewed chan struct{}      // closed when the renewals stopped
@@ -40,10 +42,14 @@ func (e *Elector) beginTenure(written *coordinationv1.Lease, started time.Time) 
 	t := &Tenure{
 		e: e, Token: recordOf(written).Transitions, lease: written,
 		renewStarted: started, deadline: started.Add(e.timing.renewDeadline()),
-		lost: make(chan struct{}), cancel: cancel, renewed: make(chan struct{}),
+		lost: make(chan struct{}), handover: make(chan struct{}), cancel: cancel, renewed: make(chan struct{}),
 	}
 	e.mu.Lock()
 	e.tenure = t
+	if e.yields(time.Now()) { // seen (by the watch) after our read, before this tenure was known
+		t.handOver(e.nomination.Nominee)
+		logf("%s nominates %s: %s", e.lease(), e.nomination.Nominee, nominationVerb(nominationHandOver))
+	}
 	e.mu.Unlock()
 	e.observeLease(written, time.Now())
 	go t.deadlineTimer(ctx)
@@ -64,6 +70,28 @@ func (t *Tenure) Deadline() time.Time {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.deadline
+}
+
+// Handover is closed when the pools controller nominates another pod (Nominee) during the tenure:
+// the leader should stop its program and release. The tenure itself goes on until then.
+func (t *Tenure) Handover() <-chan struct{} { return t.handover }
+
+func (t *Tenure) Nominee() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.nominee
+}
+
+// HandingOver: the tenure is to be handed over (no I/O).
+func (t *Tenure) HandingOver() bool { return t.Nominee() != "" }
+
+func (t *Tenure) handOver(nominee string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.nominee == "" {
+		close(t.handover)
+	}
+	t.nominee = nominee
 }
 
 // Valid: still leading, by local knowledge (no I/O). A process that was paused past its deadline is

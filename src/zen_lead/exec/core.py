@@ -186,3 +186,10 @@ def with_slot_done(annotation: str | None, slot: str) -> str:
     slots = [item for item in done_slots(annotation) if item != slot]
     slots.append(slot)
     return json.dumps(slots[-DONE_SLOTS_KEPT:], separators=(",", ":"))
+
+
+def binding(nominee: str, *, identity: str, seen_at: float, now: float, lasts: float) -> bool:
+    """Does a pools controller's nomination hold this wrapper back (defer, or hand over)? Only one of
+    another pod, and only for ``lasts`` (the lease duration) after this wrapper first saw it: a nominee
+    that has not taken the Lease by then is not there to take it."""
+    return bool(nominee) and nominee != identity and now < seen_at + lasts

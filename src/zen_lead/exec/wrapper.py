@@ -28,6 +28,7 @@ from zen_lead.election.record import Timing
 from zen_lead.election.store import LeaseRef
 from zen_lead.exec import core, slots
 from zen_lead.exec.child import Child
+from zen_lead.exec.nomination import Nomination
 from zen_lead.kube.client import ApiClient
 from zen_lead.kube.errors import ApiError
 
@@ -48,50 +49,130 @@ class Plan:
     grace: float
     timeout: float | None
     slot: str | None
+    follow_nomination: bool = False  # --pool: campaign and lead only as the pools controller nominates
 
 
 class Wrapper:
     def __init__(self, plan: Plan, client: ApiClient) -> None:
         self.plan = plan
         self.client = client
-        self.elector = LeaderElector(
-            plan.lease,
-            on_started_leading=self._lead,
-            identity=plan.identity,
-            timing=plan.timing,
-            leader_gauge=False,
-        )
+        self.elector = self._elector()
         self._child: Child | None = None
         self._exit: int | None = None
         self._stop_signal: int | None = None
         self._led = asyncio.Event()
+        self._done = asyncio.Event()  # the wrapper's exit code is decided
+        self.nomination = Nomination(
+            client,
+            plan.lease,
+            plan.identity,
+            retry=plan.timing.retry_period,
+            binds_for=plan.timing.lease_duration,
+        )
+        self._leading = False
+
+    def _elector(self) -> LeaderElector:
+        return LeaderElector(
+            self.plan.lease,
+            on_started_leading=self._lead,
+            identity=self.plan.identity,
+            timing=self.plan.timing,
+            leader_gauge=False,
+        )
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         handled = (*core.STOPPING, *core.FORWARDED)
         for signum in handled:
             loop.add_signal_handler(signum, self._signalled, signum)
+        background: list[asyncio.Task[None]] = []
+        if self.plan.timeout is not None:
+            background.append(asyncio.create_task(self._time_box(self.plan.timeout)))
+        if self.plan.follow_nomination:
+            background.append(asyncio.create_task(self.nomination.watch()))
         try:
-            runner = asyncio.create_task(self.elector.run(), name="exec elector")
-            if self.plan.timeout is not None:
-                await self._time_box(runner, self.plan.timeout)
-            await runner
+            while not self._done.is_set():
+                if self.plan.follow_nomination and not await self._nominated_or_free():
+                    break
+                await self._campaign()
         finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             for signum in handled:
                 loop.remove_signal_handler(signum)
         return self._exit if self._exit is not None else 0
 
-    async def _time_box(self, runner: asyncio.Task[None], limit: float) -> None:
-        led = asyncio.create_task(self._led.wait())
-        await asyncio.wait({runner, led}, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
-        led.cancel()
-        if not self._led.is_set() and not runner.done():
+    async def _campaign(self) -> None:
+        """One elector's life: until the wrapper is done, or (following nominations) until the pools
+        controller nominates another pod — then the elector stops (handing over if it led)."""
+        self.elector = self._elector()
+        runner = asyncio.create_task(self.elector.run(), name="exec elector")
+        watcher = asyncio.create_task(self._follow()) if self.plan.follow_nomination else None
+        try:
+            await runner
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+                await asyncio.gather(watcher, return_exceptions=True)
+
+    async def _follow(self) -> None:
+        """While campaigning or leading: stop when another pod is nominated."""
+        while True:
+            version = self.nomination.version
+            other = self.nomination.other()
+            if other is not None:
+                verb = "handing over" if self._leading else "waiting"
+                log.info("%s nominates %s: %s", self.plan.lease, other, verb)
+                # stopping cancels the leader work, which stops the program (SIGTERM, SIGKILL after
+                # --grace) while the Lease is still renewed; then the elector releases it
+                self.elector.stop()
+                return
+            await self.nomination.changed(version)  # a stale nomination is ignored until it changes
+
+    async def _nominated_or_free(self) -> bool:
+        """Wait until no other pod is nominated; False when the wrapper is done meanwhile."""
+        done = asyncio.create_task(self._done.wait())
+        read = asyncio.create_task(self.nomination.read.wait())
+        await asyncio.wait({done, read}, return_when=asyncio.FIRST_COMPLETED)  # the first read decides
+        done.cancel()
+        read.cancel()
+        while True:
+            version = self.nomination.version
+            if self.nomination.other() is None:
+                return True
+            done = asyncio.create_task(self._done.wait())
+            changed = asyncio.create_task(self.nomination.changed(version))
+            left = max(0.0, self.nomination.binds_until() - time.monotonic())
+            await asyncio.wait({done, changed}, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+            done.cancel()
+            changed.cancel()
+            if self._done.is_set():
+                return False
+            if not changed.done() and self.nomination.other() is None:
+                log.info(
+                    "%s nominates %s, who has not taken it for %gs: campaigning",
+                    self.plan.lease,
+                    self.nomination.nominee,
+                    self.nomination.binds_for,
+                )
+
+    async def _time_box(self, limit: float) -> None:
+        await asyncio.sleep(limit)
+        if not self._led.is_set():
             log.warning("not leading %s after --timeout %gs: giving up", self.plan.lease, limit)
             self._finish(core.EXIT_TIMEOUT)
 
     # ---- the leader work ----------------------------------------------------------------------
     async def _lead(self, leadership: Leadership) -> None:
         self._led.set()
+        self._leading = True
+        try:
+            await self._run_program(leadership)
+        finally:
+            self._leading = False
+
+    async def _run_program(self, leadership: Leadership) -> None:
         fence = leadership.fence
         log.info("leading %s as %s, token %d", self.plan.lease, self.plan.identity, fence.token)
         if self._stop_signal is not None:
@@ -178,6 +259,7 @@ class Wrapper:
     def _finish(self, code: int) -> None:
         if self._exit is None:
             self._exit = code
+        self._done.set()
         self.elector.stop()
 
     # ---- signals --------------------------------------------------------------------------------
@@ -206,6 +288,7 @@ def plan_of(options: core.ExecOptions, *, lease: LeaseRef, slot: str | None) -> 
         grace=core.grace_of(options, timing),
         timeout=options.timeout,
         slot=slot,
+        follow_nomination=options.pool is not None,
     )
 
 

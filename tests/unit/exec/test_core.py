@@ -175,3 +175,16 @@ def test_marking_a_slot_keeps_it_once_newest_last_and_at_most_twenty(done: list[
 def test_a_record_that_is_not_a_list_of_strings_reads_as_nothing_done(annotation: str | None) -> None:
     assert core.done_slots(annotation) == ()
     assert core.done_slots(core.with_slot_done(annotation, "s")) == ("s",)
+
+
+@given(
+    nominee=st.sampled_from(["", "me", "other"]),
+    seen_at=st.floats(0, 1000),
+    after=st.floats(0, 100),
+    lasts=st.floats(0.5, 60),
+)
+def test_a_nomination_binds_only_for_another_pod_and_only_for_a_lease_duration(
+    nominee: str, seen_at: float, after: float, lasts: float
+) -> None:
+    binds = core.binding(nominee, identity="me", seen_at=seen_at, now=seen_at + after, lasts=lasts)
+    assert binds == (nominee == "other" and after < lasts)
