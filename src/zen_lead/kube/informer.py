@@ -247,7 +247,10 @@ class Informer(Generic[T]):
         previous = self.cache.get(key)
         if event.type == "DELETED":
             self.cache.pop(key, None)
-            self._dispatch(Change.DELETED, previous, None)
+            # the handlers learn what was deleted even when the cache never held it (a deletion of an
+            # object whose ADDED this informer did not see): the event carries its final state
+            gone = previous if previous is not None else self._object_decoder.decode(event.object)
+            self._dispatch(Change.DELETED, gone, None)
         else:
             obj = self._object_decoder.decode(event.object)
             self.cache[key] = obj
