@@ -19,6 +19,8 @@ ANNOTATION_LEADER_POD = f"{PREFIX}/leader-pod"
 ANNOTATION_LEADER_POD_UID = f"{PREFIX}/leader-pod-uid"
 ANNOTATION_LEADER_SINCE = f"{PREFIX}/leader-since"
 ANNOTATION_SOURCE_UID = f"{PREFIX}/source-uid"
+# on the leader EndpointSlices: rises by one with every new leader (the status API's term of a Service)
+ANNOTATION_LEADER_TERM = f"{PREFIX}/leader-term"
 
 # EndpointSlice labels (discovery.k8s.io/v1)
 LABEL_SERVICE_NAME = "kubernetes.io/service-name"
@@ -51,3 +53,12 @@ ANNOTATION_HOLDER_UID = f"{POOL_GROUP}/holder-uid"
 ANNOTATION_HELD_BY = f"{POOL_GROUP}/held-by"  # "controller": held on the member's behalf
 ANNOTATION_NOMINEE = f"{POOL_GROUP}/preferred-holder"
 FINALIZER_RESTORE_REPLICAS = f"{POOL_GROUP}/restore-replicas"
+
+# ---- manual locks (opt-in: the ManualLock CRD, coordination.kube-zen.io/v1alpha1) ------------------
+# what the manuallocks controller writes on the Lease of a ManualLock it holds (removed on release):
+# the ManualLock's name and uid, and the token and expiry of the tenure it holds
+ANNOTATION_MANUAL_LOCK = f"{POOL_GROUP}/manual-lock"
+ANNOTATION_MANUAL_LOCK_UID = f"{POOL_GROUP}/manual-lock-uid"
+ANNOTATION_MANUAL_LOCK_TOKEN = f"{POOL_GROUP}/manual-lock-token"
+ANNOTATION_MANUAL_LOCK_EXPIRES = f"{POOL_GROUP}/manual-lock-expires-at"
+FINALIZER_RELEASE_LOCK = f"{POOL_GROUP}/release-lock"

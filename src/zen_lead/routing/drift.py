@@ -70,6 +70,7 @@ def slice_needs_update(observed: EndpointSlice, desired: JsonObject) -> bool:
     metadata = desired["metadata"]
     return slice_must_replace(observed, desired) or not (
         _contains(observed.metadata.labels, metadata.get("labels", {}))
+        and _contains(observed.metadata.annotations, metadata.get("annotations", {}))
         and _has_owner_references(observed.metadata.owner_references, metadata.get("ownerReferences", []))
         and _observed_slice_ports(observed) == _desired_slice_ports(desired.get("ports", []))
         and tuple(_observed_endpoint(e) for e in observed.endpoints or ())

@@ -21,6 +21,7 @@ from zen_lead.constants import (
     ANNOTATION_LEADER_POD,
     ANNOTATION_LEADER_POD_UID,
     ANNOTATION_LEADER_SINCE,
+    ANNOTATION_LEADER_TERM,
     ANNOTATION_SOURCE_UID,
     ENDPOINTSLICE_MANAGED_BY_VALUE,
     LABEL_ENDPOINTSLICE_MANAGED_BY,
@@ -108,10 +109,13 @@ def endpoint_slice_manifests(
     resolution: PortResolution | None,
     zone: str | None,
     labels: Mapping[str, str],
+    term: int = 0,
 ) -> list[JsonObject]:
     """One EndpointSlice per family, owned by the leader Service (``leader_service_uid``): ``ports`` are
-    the leader's resolved ports (none without a resolution), ``zone`` the topology zone of its node."""
+    the leader's resolved ports (none without a resolution), ``zone`` the topology zone of its node;
+    ``term`` (when above 0) is written as ``zen-lead.io/leader-term``, with the endpoints it counts."""
     ports = [_slice_port(p) for p in resolution.resolved] if resolution is not None else []
+    annotations = {ANNOTATION_LEADER_TERM: str(term)} if term > 0 else {}
     return [
         {
             "apiVersion": ENDPOINT_SLICE_API_VERSION,
@@ -124,6 +128,7 @@ def endpoint_slice_manifests(
                     LABEL_ENDPOINTSLICE_MANAGED_BY: ENDPOINTSLICE_MANAGED_BY_VALUE,
                     **labels,
                 },
+                **({"annotations": annotations} if annotations else {}),
                 "ownerReferences": [
                     owner_reference(
                         SERVICE_API_VERSION, SERVICE_KIND, leader_service_name, leader_service_uid

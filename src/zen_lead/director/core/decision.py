@@ -34,7 +34,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from zen_lead.constants import ANNOTATION_LEADER_POD, ANNOTATION_LEADER_POD_UID, ANNOTATION_LEADER_SINCE
+from zen_lead.constants import (
+    ANNOTATION_LEADER_POD,
+    ANNOTATION_LEADER_POD_UID,
+    ANNOTATION_LEADER_SINCE,
+    ANNOTATION_LEADER_TERM,
+)
 from zen_lead.director.core.config import DirectorConfig
 from zen_lead.director.core.desired import JsonObject, desired_endpoint_slices, desired_leader_service
 from zen_lead.director.core.events import (
@@ -84,6 +89,7 @@ class Plan:
     requeue_after: float | None
     leaderless: tuple[PlannedEvent, ...] = ()  # standing: no leader (Normal while starting, or Warnings)
     conflicts: tuple[PlannedEvent, ...] = ()  # standing: the name is someone else's
+    term: int = 0  # the leader's term: written on the slices, one more with every new leader
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +124,19 @@ def current_leader(*, leader_service: Service | None, slices: Iterable[EndpointS
     return LeaderRef(uid=uid, name=annotations.get(ANNOTATION_LEADER_POD, uid))
 
 
+def observed_term(*, leader_service: Service | None, slices: Iterable[EndpointSlice]) -> int:
+    """The term the leader Service's slices record (the highest; 0 when none records one)."""
+    if leader_service is None:
+        return 0
+    terms = [0]
+    for endpoint_slice in slices:
+        if owns_slice(endpoint_slice, leader_service.metadata.uid):
+            text = endpoint_slice.metadata.annotations.get(ANNOTATION_LEADER_TERM, "")
+            if text.isdigit() and len(text) < 19:
+                terms.append(int(text))
+    return max(terms)
+
+
 def plan_leader(
     *,
     source: Service,
@@ -144,6 +163,9 @@ def plan_leader(
     )
     leader = selection.leader
     changed = (leader.metadata.uid if leader else None) != (previous.uid if previous else None)
+    term = observed_term(leader_service=observed, slices=observed_slices)
+    if changed and leader is not None:
+        term += 1
     resolution = resolve_ports(source.spec.ports, leader) if leader is not None else None
     service = desired_leader_service(
         source=source,
@@ -188,6 +210,7 @@ def plan_leader(
         events=events,
         requeue_after=requeue_after,
         leaderless=leaderless,
+        term=term,
     )
 
 
@@ -242,6 +265,7 @@ def plan_slices(
         leader=leader,
         resolution=plan.resolution,
         zone=zone,
+        term=plan.term,
     )
     namespace = source.metadata.namespace
     observed = {s.metadata.name: s for s in observed_slices if s.metadata.namespace == namespace}

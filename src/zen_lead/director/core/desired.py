@@ -63,6 +63,7 @@ def desired_endpoint_slices(
     leader: Pod | None,
     resolution: PortResolution | None,
     zone: str | None,
+    term: int = 0,
 ) -> list[JsonObject]:
     """One EndpointSlice per family ``source`` serves, owned by the leader Service."""
     return endpoint_slice_manifests(
@@ -74,4 +75,5 @@ def desired_endpoint_slices(
         resolution=resolution,
         zone=zone,
         labels={LABEL_MANAGED_BY: MANAGED_BY_VALUE, LABEL_SOURCE_SERVICE: source.metadata.name},
+        term=term,
     )

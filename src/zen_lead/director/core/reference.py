@@ -10,6 +10,7 @@ from zen_lead.constants import (
     ANNOTATION_LEADER_POD,
     ANNOTATION_LEADER_POD_UID,
     ANNOTATION_LEADER_SINCE,
+    ANNOTATION_LEADER_TERM,
     ANNOTATION_SOURCE_UID,
     LABEL_MANAGED_BY,
     LABEL_SOURCE_SERVICE,
@@ -24,6 +25,13 @@ _WRITTEN = (
     (ANNOTATION_SOURCE_UID, "UID of the source Service."),
     (LABEL_MANAGED_BY, f"Label, always `{MANAGED_BY_VALUE}`: such Services are never treated as sources."),
     (LABEL_SOURCE_SERVICE, "Label: name of the source Service."),
+)
+_ON_SLICES = (
+    (
+        ANNOTATION_LEADER_TERM,
+        "The leader's term: one more with every new leader, kept while no one leads; written with the "
+        "endpoints it counts (the status API answers it as the Service's term).",
+    ),
 )
 
 
@@ -52,6 +60,8 @@ def render_markdown() -> str:
         "|---|---|",
     ]
     lines += [f"| `{key}` | {_cell(meaning)} |" for key, meaning in _WRITTEN]
+    lines += ["", "## Written by zen-lead on the leader EndpointSlices", "", "| Key | Meaning |", "|---|---|"]
+    lines += [f"| `{key}` | {_cell(meaning)} |" for key, meaning in _ON_SLICES]
     return "\n".join(lines) + "\n"
 
 
