@@ -25,6 +25,7 @@ import math
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from zen_lead.kube.structs import LeaseSpec
 from zen_lead.kube.times import parse_time
 
 #: client-go's JitterFactor: a candidate waits ``retry_period * (1 + random * jitter)`` between tries.
@@ -138,6 +139,17 @@ class LeaseRecord:
     @property
     def held(self) -> bool:
         return self.holder != ""
+
+
+def record_of(spec: LeaseSpec) -> LeaseRecord:
+    """Read a spec the way client-go's ``LeaseSpecToLeaderElectionRecord`` does (missing -> zero)."""
+    return LeaseRecord(
+        holder=spec.holder_identity or "",
+        lease_duration_seconds=spec.lease_duration_seconds or 0,
+        acquire_time=spec.acquire_time,
+        renew_time=spec.renew_time,
+        transitions=spec.lease_transitions or 0,
+    )
 
 
 @dataclass(frozen=True, slots=True)

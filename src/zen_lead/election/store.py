@@ -36,11 +36,11 @@ import msgspec
 
 from zen_lead.election.identity import default_namespace
 from zen_lead.election.names import validate_lease_name
-from zen_lead.election.record import LeaseRecord
+from zen_lead.election.record import LeaseRecord, record_of
 from zen_lead.kube.client import ApiClient
 from zen_lead.kube.errors import ApiError, TransportError
 from zen_lead.kube.resources import LEASES
-from zen_lead.kube.structs import Lease, LeaseSpec
+from zen_lead.kube.structs import Lease
 
 WATCH_SERVER_TIMEOUT = 300
 
@@ -117,17 +117,6 @@ class LeaseRef:
 
     def __str__(self) -> str:
         return f"{self.namespace}/{self.name}"
-
-
-def record_of(spec: LeaseSpec) -> LeaseRecord:
-    """Read a spec the way client-go's ``LeaseSpecToLeaderElectionRecord`` does (missing -> zero)."""
-    return LeaseRecord(
-        holder=spec.holder_identity or "",
-        lease_duration_seconds=spec.lease_duration_seconds or 0,
-        acquire_time=spec.acquire_time,
-        renew_time=spec.renew_time,
-        transitions=spec.lease_transitions or 0,
-    )
 
 
 def spec_fields(record: LeaseRecord) -> dict[str, Any]:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 
 from zen_lead.election.fence import Fence
-from zen_lead.election.record import still_ours
-from zen_lead.election.store import LeaseRef, record_of
+from zen_lead.election.record import record_of, still_ours
+from zen_lead.election.store import LeaseRef
 from zen_lead.exec import core
 from zen_lead.kube.client import ApiClient
 from zen_lead.kube.errors import ApiError

@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 
 from zen_lead.constants import ANNOTATION_HELD_BY, ANNOTATION_HOLDER_UID
 from zen_lead.election.identity import default_namespace
-from zen_lead.election.record import expired_by_wall_clock
-from zen_lead.election.store import LeaseRef, record_of
+from zen_lead.election.record import expired_by_wall_clock, record_of
+from zen_lead.election.store import LeaseRef
 from zen_lead.kube.client import ApiClient
 from zen_lead.kube.errors import ApiError
 from zen_lead.kube.resources import LEASES

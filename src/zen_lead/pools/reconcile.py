@@ -31,7 +31,8 @@ from zen_lead.constants import (
     LABEL_POOL,
     MANAGED_BY_VALUE,
 )
-from zen_lead.election.store import record_of, spec_fields
+from zen_lead.election.record import record_of
+from zen_lead.election.store import spec_fields
 from zen_lead.kube.client import ApiClient
 from zen_lead.kube.errors import ApiError
 from zen_lead.kube.meta import ObjectRef, object_key, split_key

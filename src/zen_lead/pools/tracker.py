@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zen_lead.constants import LABEL_POOL
-from zen_lead.election.record import LeaseRecord
-from zen_lead.election.store import record_of
+from zen_lead.election.record import LeaseRecord, record_of
 from zen_lead.kube.informer import Change
 from zen_lead.kube.meta import object_key, split_key
 from zen_lead.kube.ratelimit import Lane
