@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Callable
 from enum import Enum
 from typing import Any, Generic, TypeVar
@@ -102,6 +103,9 @@ class Informer(Generic[T]):
         self.synced = asyncio.Event()
         self.resource_version = ""
         self.problem: str | None = None  # why the list is refused, while it is
+        # since when (local monotonic) the list or watch has been failing; None while it works — the
+        # status API's staleness of an answer read from this cache
+        self.broken_since: float | None = None
         self._label = resource.plural
         self._list_decoder = msgspec.json.Decoder(list_of(resource.struct))
         self._object_decoder = msgspec.json.Decoder(resource.struct)
@@ -146,6 +150,7 @@ class Informer(Generic[T]):
                 await self._watch()
                 backoff = 0.2
             except ApiError as error:
+                self._broken()
                 if error.gone:
                     WATCH_RESTARTS.labels(self._label, "expired").inc()
                     log.info("watch expired, relisting", extra={"resource": self._label})
@@ -157,11 +162,16 @@ class Informer(Generic[T]):
                 else:
                     log.warning("list/watch failed", extra={"resource": self._label, "error": str(error)})
             except (TransportError, msgspec.DecodeError) as error:
+                self._broken()
                 reason = "timeout" if isinstance(error, TransportError) and error.timeout else "connection"
                 WATCH_RESTARTS.labels(self._label, reason).inc()
                 log.warning("watch stream broken", extra={"resource": self._label, "error": repr(error)})
             await asyncio.sleep(random.uniform(0, backoff))  # full jitter
             backoff = min(backoff * 2, MAX_BACKOFF)
+
+    def _broken(self) -> None:
+        if self.broken_since is None:
+            self.broken_since = time.monotonic()
 
     def _refused(self, error: ApiError | None) -> None:
         """Say once that the list is refused (and once that it is served again)."""
@@ -226,6 +236,7 @@ class Informer(Generic[T]):
             params["labelSelector"] = self.label_selector
         read_timeout = float(params["timeoutSeconds"]) + 30
         async with self.client.stream(self.path, params=params, read_timeout=read_timeout) as lines:
+            self.broken_since = None  # the stream is open: the cache follows the apiserver again
             handled = 0
             async for line in lines:
                 self._handle_line(line)
