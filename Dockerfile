@@ -20,7 +20,7 @@ COPY pyproject.toml constraints.txt README.md ./
 COPY src ./src
 RUN python -m pip wheel --no-deps --wheel-dir /dist . \
  && python -m venv /opt/zen-lead \
- && /opt/zen-lead/bin/pip install --only-binary=:all: --constraint constraints.txt /dist/zen_lead-*.whl \
+ && /opt/zen-lead/bin/pip install --only-binary=:all: --constraint constraints.txt "$(echo /dist/zen_lead-*.whl)[api]" \
  && /opt/zen-lead/bin/pip uninstall --yes pip setuptools \
  && /opt/zen-lead/bin/zen-lead --version
 

@@ -57,6 +57,7 @@ class ControllerProcess:
             *(extra or []),
         ]
         self.proc: subprocess.Popen[bytes] | None = None
+        self.addresses: dict[str, str] = {}
         self.metrics_port: int | None = None
         self.probe_port: int | None = None
         self._offset = 0
@@ -68,6 +69,7 @@ class ControllerProcess:
         self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env)
         log.close()
         bound = eventually(self._addresses, timeout=30, what="the controller's --addresses-file")
+        self.addresses = bound
         self.metrics_port = int(bound["metrics"].rsplit(":", 1)[1])
         self.probe_port = int(bound["probes"].rsplit(":", 1)[1])
         if wait_ready:
@@ -89,6 +91,10 @@ class ControllerProcess:
             return dict(json.loads(self.addresses_path.read_text()))
         except FileNotFoundError:
             return None
+
+    def port(self, role: str) -> int:
+        """The bound port of ``role`` (metrics, probes, api, grpc)."""
+        return int(self.addresses[role].rsplit(":", 1)[1])
 
     def _check_alive(self) -> None:
         if self.proc is not None and self.proc.poll() is not None:

@@ -8,65 +8,19 @@ before start-up (a kubeconfig that does not load, a timing the elector would ref
 from __future__ import annotations
 
 import json
-import math
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from zen_lead import __version__
+from zen_lead.api.options import ApiOptions
+from zen_lead.cli.params import Duration, F, OneLineUsageError, _Group, seconds_text
 from zen_lead.director.core import STARTUP_GRACE
-from zen_lead.director.core.durations import parse_duration
 from zen_lead.election import Timing
 from zen_lead.localcluster import ClusterError, LocalCluster
 from zen_lead.manager import options as defaults
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class OneLineUsageError(click.ClickException):
-    """A usage error said in one line, as every other error of the command line is."""
-
-    exit_code = 2
-
-
-class _Command(click.Command):
-    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
-        try:
-            return super().make_context(*args, **kwargs)
-        except click.UsageError as error:
-            path = error.ctx.command_path if error.ctx is not None else self.name
-            raise OneLineUsageError(f"{error.format_message()} (see: {path} --help)") from error
-
-
-class _Group(click.Group):
-    command_class = _Command
-    group_class = type  # subgroups are of this class too
-
-
-class Duration(click.ParamType):  # type: ignore[type-arg]  # generic only from click 8.2 or so
-    """A Go duration (``15s``, ``1m30s``, ``500ms``), as the annotations and Kubernetes' own components
-    take them; a bare number is seconds, the flags' older form. Converted to seconds (a float)."""
-
-    name = "duration"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
-        if isinstance(value, float | int) and not isinstance(value, bool):
-            return float(value)
-        text = str(value).strip()
-        try:
-            seconds: float | None = float(text)
-        except ValueError:
-            seconds = parse_duration(text)
-        if seconds is None or not math.isfinite(seconds):
-            self.fail(f"{value!r} is not a duration: write it as 15s, 1m30s or 500ms", param, ctx)
-        return seconds
-
-
-def seconds_text(seconds: float) -> str:
-    """``15.0`` -> ``15s``: how the help shows a duration's default."""
-    return f"{seconds:g}s"
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -349,6 +303,42 @@ def _timing_option(name: str, help_text: str) -> Callable[[F], F]:
     type=click.Path(dir_okay=False),
     help="Write the bound metrics and probe addresses here as JSON once serving (for ':0' ports).",
 )
+@_option(
+    "--api-bind-address",
+    metavar="[HOST]:PORT",
+    default="0",
+    help="Serve the status and lock API (HTTP/JSON, event streams) here; 0 disables. Needs "
+    "system:auth-delegator (TokenReview, SubjectAccessReview).",
+)
+@_option(
+    "--grpc-bind-address",
+    metavar="[HOST]:PORT",
+    default="0",
+    help="Serve the API over gRPC here; 0 disables.",
+)
+@_option(
+    "--api-tls-cert-file",
+    metavar="PATH",
+    default=None,
+    show_default="none: loopback only",
+    help="TLS certificate.",
+)
+@_option("--api-tls-key-file", metavar="PATH", default=None, show_default="none", help="TLS private key.")
+@_option(
+    "--api-stale-after",
+    type=Duration(),
+    default="10s",
+    help="Answers are marked stale once the apiserver has not been heard from for this long.",
+)
+@_option(
+    "--api-auth-cache-allowed-ttl",
+    type=Duration(),
+    default="10s",
+    help="How long an allowed review is reused.",
+)
+@_option(
+    "--api-auth-cache-denied-ttl", type=Duration(), default="2s", help="How long a denied review is reused."
+)
 def run(
     namespaces: tuple[str, ...], all_namespaces: bool, controllers: tuple[str, ...], **flags: Any
 ) -> None:
@@ -367,81 +357,26 @@ def run(
         enabled = parse_controllers(controllers, {n: c.on_by_default for n, c in CONTROLLERS.items()})
     except ValueError as error:
         raise OneLineUsageError(f"{error} (see: --help)") from error
+    api = ApiOptions(
+        http_bind_address=flags.pop("api_bind_address"),
+        grpc_bind_address=flags.pop("grpc_bind_address"),
+        tls_cert_file=flags.pop("api_tls_cert_file"),
+        tls_key_file=flags.pop("api_tls_key_file"),
+        stale_after=flags.pop("api_stale_after"),
+        auth_allow_ttl=flags.pop("api_auth_cache_allowed_ttl"),
+        auth_deny_ttl=flags.pop("api_auth_cache_denied_ttl"),
+    )
     try:
         options = defaults.build_options(
-            namespaces=None if all_namespaces else list(namespaces), controllers=enabled, **flags
+            namespaces=None if all_namespaces else list(namespaces), controllers=enabled, api=api, **flags
         )
     except defaults.StartupError as error:
         raise click.ClickException(str(error)) from error
     asyncio.run(run_manager(options))
 
 
-@main.command(
-    "exec",
-    context_settings={"allow_interspersed_args": False},
-    epilog="Exit codes: the program's own (killed by signal N: 128+N); 0 when the slot was already done; "
-    "75 when --timeout passed; 128+N when stopped by signal N before the program ran; 2 for bad flags.",
-)
-@click.option("--lease", metavar="NAME", default=None, help="The Lease to campaign on.")
-@click.option(
-    "--pool", metavar="NAME", default=None, help="Campaign on the pool's Lease as this pod ($POD_NAME)."
-)
-@click.option(
-    "--namespace",
-    metavar="NAME",
-    default=None,
-    help="The Lease's namespace.",
-    show_default="$POD_NAMESPACE, the service account's, else the kubeconfig context's",
-)
-@click.option(
-    "--identity",
-    metavar="ID",
-    default=None,
-    show_default="$POD_NAME or hostname + random suffix",
-    help="Holder identity.",
-)
-@click.option("--kubeconfig", envvar="KUBECONFIG", metavar="PATH", default=None, help="Path to a kubeconfig.")
-@click.option("--lease-duration", type=Duration(), default="15s", show_default=True)
-@click.option("--renew-deadline", type=Duration(), default="10s", show_default=True)
-@click.option("--retry-period", type=Duration(), default="2s", show_default=True)
-@click.option(
-    "--grace",
-    type=Duration(),
-    default=None,
-    show_default="lease-duration - renew-deadline - 0.5s",
-    help="SIGTERM to SIGKILL when leadership is lost.",
-)
-@click.option(
-    "--timeout",
-    type=Duration(),
-    default=None,
-    show_default="wait forever",
-    help="Give up (exit 75) when not leading within this long.",
-)
-@click.option("--slot", metavar="VALUE", default=None, help="Run once per slot: skip (exit 0) if done.")
-@click.option(
-    "--slot-from-job",
-    metavar="JOB",
-    default=None,
-    help="The slot is this Job's CronJob schedule time (batch.kubernetes.io/cronjob-scheduled-timestamp).",
-)
-@click.argument("command", nargs=-1, type=click.UNPROCESSED)
-def exec_(namespace: str | None, kubeconfig: str | None, command: tuple[str, ...], **flags: Any) -> None:
-    """Run COMMAND only while this process leads a Lease: zen-lead exec --lease NAME -- COMMAND [ARG]...
+from zen_lead.cli.exec import exec_command  # noqa: E402 - commands of their own modules, registered last
+from zen_lead.cli.status import status_command  # noqa: E402
 
-    The program gets ZEN_LEAD_TOKEN (the fencing token), ZEN_LEAD_TERM, ZEN_LEAD_FENCING_TOKEN,
-    ZEN_LEAD_LEASE, ZEN_LEAD_IDENTITY (and ZEN_LEAD_SLOT). When leadership is lost it gets SIGTERM,
-    and SIGKILL --grace later, before anyone else may lead; then the wrapper campaigns again.
-    """
-    import asyncio
-    import logging
-    import os
-
-    from zen_lead.exec import core, wrapper
-
-    options = core.ExecOptions(command=command, **flags)
-    problems = core.option_problems(options, pod_name=os.environ.get("POD_NAME"))
-    if problems:
-        raise OneLineUsageError("; ".join(problems))
-    logging.basicConfig(level=logging.INFO, format="zen-lead exec: %(message)s", stream=sys.stderr)
-    sys.exit(asyncio.run(wrapper.run(options, namespace=namespace, kubeconfig=kubeconfig)))
+main.add_command(exec_command)
+main.add_command(status_command)

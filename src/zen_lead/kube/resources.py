@@ -25,6 +25,7 @@ from zen_lead.kube.structs import (
     Job,
     LeaderPolicy,
     Lease,
+    ManualLock,
     Namespace,
     Node,
     Pod,
@@ -104,6 +105,9 @@ JOBS: Resource[Job] = Resource("batch", "v1", "jobs", "Job", True, Job)
 LEASES: Resource[Lease] = Resource("coordination.k8s.io", "v1", "leases", "Lease", True, Lease)
 LEADER_POLICIES: Resource[LeaderPolicy] = Resource(
     POOL_GROUP, POOL_VERSION, "leaderpolicies", "LeaderPolicy", True, LeaderPolicy
+)
+MANUAL_LOCKS: Resource[ManualLock] = Resource(
+    POOL_GROUP, POOL_VERSION, "manuallocks", "ManualLock", True, ManualLock
 )
 HPAS: Resource[HorizontalPodAutoscaler] = Resource(
     "autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", True, HorizontalPodAutoscaler

@@ -262,6 +262,34 @@ class LeaderPolicy(msgspec.Struct, **_OPTIONS):
     status: LeaderPolicyStatus = LeaderPolicyStatus()
 
 
+# ---- ManualLock (coordination.kube-zen.io/v1alpha1) ---------------------------------------------------
+class ManualLockSpec(msgspec.Struct, **_OPTIONS):
+    """As written (the CRD refuses most bad specs; ``manuallocks.core.spec`` checks the rest)."""
+
+    lock_name: str = ""
+    holder: str = ""
+    ttl: str | None = None
+    expires_at: str | None = None
+    reason: str = ""
+    release: bool = False
+
+
+class ManualLockStatus(msgspec.Struct, **_OPTIONS):
+    phase: str | None = None
+    token: int | None = None
+    acquired_at: str | None = None
+    expires_at: str | None = None
+    message: str | None = None
+    observed_generation: int = 0
+    conditions: tuple[Condition, ...] = ()
+
+
+class ManualLock(msgspec.Struct, **_OPTIONS):
+    metadata: ObjectMeta = ObjectMeta()
+    spec: ManualLockSpec = ManualLockSpec()
+    status: ManualLockStatus = ManualLockStatus()
+
+
 # ---- autoscaling/v2 HorizontalPodAutoscaler and the scale subresource -------------------------------
 class CrossVersionObjectReference(msgspec.Struct, **_OPTIONS):
     api_version: str = ""

@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from zen_lead.api.rbac import RULES as API_RULES
 from zen_lead.director.controller import NODE_RULES, DirectorOptions, build_director
 from zen_lead.director.controller import RULES as DIRECTOR_RULES
 from zen_lead.kube.client import ApiClient
 from zen_lead.kube.resources import Rule
 from zen_lead.manager.options import ManagerOptions
+from zen_lead.manuallocks.rbac import RULES as MANUAL_LOCK_RULES
 from zen_lead.pools.rbac import POD_WRITE_RULES
 from zen_lead.pools.rbac import RULES as POOL_RULES
 from zen_lead.runtime.cache import InformerCache
@@ -67,15 +69,33 @@ def _pools(shared: Shared) -> Controller:
     )
 
 
+def _manuallocks(shared: Shared) -> Controller:
+    from zen_lead.manuallocks.controller import build_manuallocks  # opt-in, as pools
+
+    options = shared.options
+    manager_lease = (options.leader_election_namespace, options.leader_election_id)
+    return build_manuallocks(
+        client=shared.client,
+        cache=shared.cache,
+        events=shared.events,
+        gate=shared.gate,
+        workers=options.workers,
+        reserved=frozenset([manager_lease] if options.leader_elect else []),
+    )
+
+
 CONTROLLERS: Mapping[str, ControllerSpec] = {
     spec.name: spec
     for spec in (
         ControllerSpec("director", True, _director, DIRECTOR_RULES),
         ControllerSpec("pools", False, _pools, POOL_RULES),
+        ControllerSpec("manuallocks", False, _manuallocks, MANUAL_LOCK_RULES),
     )
 }
 # Cluster-scoped read access that options (not controllers) add: --node-zones.
 NODE_ZONE_RULES = NODE_RULES
+# The status API's (--api-bind-address), in every managed namespace; chart: api.enabled.
+STATUS_API_RULES = API_RULES
 # Writes to member pods, granted apart (chart: pools.podWrites): role annotations, pod-deletion cost.
 POOL_POD_WRITE_RULES = POD_WRITE_RULES
 

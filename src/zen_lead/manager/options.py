@@ -24,6 +24,7 @@ import yaml  # type: ignore[import-untyped]  # PyYAML comes with lightkube; no s
 from lightkube.config.kubeconfig import SingleConfig
 from lightkube.core.exceptions import ConfigError
 
+from zen_lead.api.options import ApiOptions, api_option_problems
 from zen_lead.director.core import STARTUP_GRACE
 from zen_lead.election import Timing, default_identity
 from zen_lead.election.identity import SERVICE_ACCOUNT_NAMESPACE, own_namespace
@@ -52,6 +53,7 @@ TIMING_FLAGS = {
 _TIMING_FIELD = re.compile(r"\b(" + "|".join(TIMING_FLAGS) + r")\b")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 BIND_FLAGS = ("--metrics-bind-address", "--health-probe-bind-address")
+API_OFF = ApiOptions()
 
 
 class StartupError(Exception):
@@ -80,6 +82,7 @@ class ManagerOptions:
     controllers: frozenset[str] = frozenset({"director"})
     addresses_file: str | None = None  # --addresses-file: where to write the bound addresses as JSON
     startup_grace: float = STARTUP_GRACE  # --startup-grace: a new leader Service's wait for a first pod
+    api: ApiOptions = API_OFF  # the status and lock API (off unless given an address)
 
     def __post_init__(self) -> None:
         problems = option_problems(self)
@@ -143,6 +146,7 @@ def option_problems(options: ManagerOptions) -> list[str]:
                 f"{' and '.join(BIND_FLAGS)} share port {addresses[0][1]} on different hosts: give them "
                 "one address (both are then served together) or two ports"
             )
+    problems += api_option_problems(options.api)
     return problems
 
 
@@ -175,6 +179,7 @@ def build_options(
     controllers: frozenset[str] = frozenset({"director"}),
     addresses_file: str | None = None,
     startup_grace: float = STARTUP_GRACE,
+    api: ApiOptions = API_OFF,
 ) -> ManagerOptions:
     """The validated options of ``zen-lead run``; raises ``StartupError`` for any user error.
 
@@ -206,8 +211,12 @@ def build_options(
         controllers=controllers,
         addresses_file=addresses_file,
         startup_grace=startup_grace,
+        api=api,
     )
-    for flag, address in options.bind_addresses.items():
+    for path, flag in ((api.tls_cert_file, "--api-tls-cert-file"), (api.tls_key_file, "--api-tls-key-file")):
+        if path is not None and not os.access(path, os.R_OK):
+            raise StartupError(f"{flag}: cannot read {path}")
+    for flag, address in {**options.bind_addresses, **api.addresses}.items():
         if address is not None:
             try:
                 probe_bind(*address)

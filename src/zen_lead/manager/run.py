@@ -68,7 +68,9 @@ async def run_manager(options: ManagerOptions) -> None:
     )
     everywhere: list[Runnable] = [cache, events, LoopLagMonitor(), _FreezeAfterSync(cache)]
     async with AsyncExitStack() as stack:
-        await _start_http(options, cache, stack)
+        bound = await _start_http(options, cache, stack)
+        if options.api.enabled:
+            everywhere.append(_api_server(options, client, cache, bound))
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(runnable.run(), name=runnable.name) for runnable in everywhere]
             await run_with_leadership(options, controllers, shared.gate, stop)
@@ -102,7 +104,29 @@ class _FreezeAfterSync:
         log.info("caches synced", extra=self.cache.sizes())
 
 
-async def _start_http(options: ManagerOptions, cache: InformerCache, stack: AsyncExitStack) -> None:
+def _api_server(
+    options: ManagerOptions, client: ApiClient, cache: InformerCache, bound: dict[str, str]
+) -> Runnable:
+    # imported here: the API (grpcio, about 10 MB) costs nothing where it is not enabled
+    from zen_lead.api.server import ApiServer
+
+    def on_bound(addresses: dict[str, str]) -> None:
+        bound.update(addresses)
+        if options.addresses_file:
+            _write_atomically(Path(options.addresses_file), json.dumps(bound))
+
+    return ApiServer(
+        client,
+        cache,
+        options.api,
+        identity=options.identity,
+        pools="pools" in options.controllers,
+        reserved=frozenset({(options.leader_election_namespace, options.leader_election_id)}),
+        on_bound=on_bound,
+    )
+
+
+async def _start_http(options: ManagerOptions, cache: InformerCache, stack: AsyncExitStack) -> dict[str, str]:
     metrics = parse_bind_address(options.metrics_bind_address)
     probes = parse_bind_address(options.health_probe_bind_address)
     bound: dict[str, str] = {}
@@ -120,8 +144,9 @@ async def _start_http(options: ManagerOptions, cache: InformerCache, stack: Asyn
             stack.push_async_callback(runner.cleanup)
             bound[role] = f"{address[0]}:{port}"
             log.info(f"serving {role}", extra={"address": bound[role]})
-    if options.addresses_file:
+    if options.addresses_file and not options.api.enabled:  # with the API: once it is bound too
         _write_atomically(Path(options.addresses_file), json.dumps(bound))
+    return bound
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -370,13 +370,18 @@ def test_artifact_hub_metadata_matches_the_chart() -> None:
         "ai-machine-learning", "database", "integration-delivery", "monitoring-logging", "networking",
         "security", "storage", "streaming-messaging",
     }  # fmt: skip
-    crd = yaml.safe_load((CHART / "files" / "crds" / "leaderpolicies.yaml").read_text())
-    [listed] = yaml.safe_load(annotations["artifacthub.io/crds"])
-    assert listed["name"] == crd["metadata"]["name"]
-    assert listed["kind"] == crd["spec"]["names"]["kind"]
-    assert listed["version"] in {v["name"] for v in crd["spec"]["versions"]}
-    [example] = yaml.safe_load(annotations["artifacthub.io/crdsExamples"])
-    assert example["apiVersion"] == f"{crd['spec']['group']}/{listed['version']}"
+    listed = yaml.safe_load(annotations["artifacthub.io/crds"])
+    examples = yaml.safe_load(annotations["artifacthub.io/crdsExamples"])
+    files = sorted((CHART / "files" / "crds").glob("*.yaml"))
+    assert len(listed) == len(examples) == len(files)  # every CRD the chart ships, each with an example
+    for path, entry, example in zip(
+        files, sorted(listed, key=lambda e: e["name"]), sorted(examples, key=lambda e: e["kind"]), strict=True
+    ):
+        crd = yaml.safe_load(path.read_text())
+        assert entry["name"] == crd["metadata"]["name"]
+        assert entry["kind"] == crd["spec"]["names"]["kind"] == example["kind"]
+        assert entry["version"] in {v["name"] for v in crd["spec"]["versions"]}
+        assert example["apiVersion"] == f"{crd['spec']['group']}/{entry['version']}"
     [image] = yaml.safe_load(annotations["artifacthub.io/images"])
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     assert image["image"] == f"{values['image']['repository']}:{chart['appVersion']}"
@@ -385,3 +390,55 @@ def test_artifact_hub_metadata_matches_the_chart() -> None:
     assert all(
         c["kind"] in {"added", "changed", "deprecated", "removed", "fixed", "security"} for c in changes
     )
+
+
+# What the status API adds in each managed namespace (docs/api.md), only with api.enabled.
+API_RULES = [
+    {
+        "apiGroups": ["coordination.k8s.io"],
+        "resources": ["leases"],
+        "verbs": ["get", "list", "watch", "create", "patch"],
+    },
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": [""], "resources": ["services"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "list", "watch"]},
+]
+
+
+def test_the_api_adds_its_binding_rules_ports_and_tls_only_when_enabled(helm: Path) -> None:
+    objects = rendered(helm, namespace=NS, api={"enabled": True, "tls": {"secretName": "api-cert"}})
+    [binding] = [
+        b for b in find(objects, "ClusterRoleBinding") if b["roleRef"]["name"] == "system:auth-delegator"
+    ]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "zen-lead", "namespace": NS}]
+    rules = role_rules(objects, "Role", "zen-lead")
+    assert rules == [*MANAGED_RULES, *API_RULES, namespaced_rules(NS)[-1]]
+    args = container_args(objects)
+    for flag in (
+        "--api-bind-address=:8443",
+        "--grpc-bind-address=:9443",
+        "--api-tls-cert-file=/etc/zen-lead/api-tls/tls.crt",
+        "--api-tls-key-file=/etc/zen-lead/api-tls/tls.key",
+        "--api-stale-after=10s",
+    ):
+        assert flag in args
+    [deployment] = find(objects, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    assert {"name": "api-tls", "secret": {"secretName": "api-cert"}} in pod["volumes"]
+    ports = {p["name"]: p["containerPort"] for p in pod["containers"][0]["ports"]}
+    assert (ports["api"], ports["grpc"]) == (8443, 9443)
+    [service] = [s for s in find(objects, "Service") if s["metadata"]["name"] == "zen-lead-api"]
+    assert {p["name"]: p["targetPort"] for p in service["spec"]["ports"]} == {"api": "api", "grpc": "grpc"}
+    # the day-0 Service mode has none of it
+    plain = rendered(helm, namespace=NS)
+    assert not [
+        b for b in find(plain, "ClusterRoleBinding") if b["roleRef"]["name"] == "system:auth-delegator"
+    ]
+    assert not any(a.startswith("--api-") or a.startswith("--grpc-") for a in container_args(plain))
+    assert not [s for s in find(plain, "Service") if s["metadata"]["name"] == "zen-lead-api"]
+
+
+def test_the_api_refuses_to_serve_without_tls(helm: Path) -> None:
+    result = helm_template(helm, namespace=NS, sets={"api": {"enabled": True}})
+    assert result.returncode != 0
+    assert "api.enabled needs api.tls.secretName" in result.stderr

@@ -145,12 +145,16 @@ def test_zen_lead_runs_from_the_image_virtualenv(built: Path, helm: Path) -> Non
     assert "--leader-elect" in help_text
     # Every flag the chart passes, in every mode, is one `zen-lead run` knows.
     flags: set[str] = set()
-    for sets in ({}, {"clusterWide": True, "nodeZones": True}, {"leaderElection": {"enabled": False}}):
+    api = {"api": {"enabled": True, "tls": {"secretName": "cert"}}}
+    for sets in ({}, {"clusterWide": True, "nodeZones": True}, {"leaderElection": {"enabled": False}}, api):
         flags |= {a.partition("=")[0] for a in container_args(rendered(helm, namespace="ns", **sets))}
     unknown = {
         flag for flag in flags if not re.search(rf"(^|[\s/]){re.escape(flag)}\b", help_text, re.MULTILINE)
     }
     assert not unknown, f"the chart passes flags `zen-lead run` does not have: {unknown}"
+    # the image carries the API's stack (grpcio): api.enabled needs no other image
+    python = built / "bin" / "python"
+    subprocess.run([python, "-c", "import zen_lead.api.server, zen_lead.api.grpc_server"], check=True)
 
 
 def test_the_exec_builder_stage_builds_the_static_wrapper(tmp_path: Path) -> None:
@@ -199,7 +203,7 @@ def test_final_stage_is_slim_non_root_and_runs_the_controller() -> None:
 
 
 def test_dockerignore_keeps_the_context_small() -> None:
-    for path in ("pyproject.toml", "constraints.txt", "README.md", "src/zen_lead/cli.py"):
+    for path in ("pyproject.toml", "constraints.txt", "README.md", "src/zen_lead/cli/__init__.py"):
         assert dockerignore_allows(path), path
     for path in (".venv/bin/python", ".git/config", "tests/conftest.py", "charts/zen-lead/Chart.yaml"):
         assert not dockerignore_allows(path), path
