@@ -11,8 +11,9 @@ Generated:
   and description from ``values.schema.json`` and the default from ``values.yaml``;
 - ``deploy/zen-lead.yaml``: a Namespace plus ``helm template`` of the chart with its default values;
 - ``deploy/prometheus/zen-lead-rules.yaml``, ``deploy/grafana/zen-lead-dashboard.json`` and
-  ``deploy/crds/leaderpolicies.yaml``: copies of the chart's ``files/`` (the PrometheusRule, the
-  dashboard ConfigMap and, with ``pools.enabled``, the CRD embed the same files).
+  ``deploy/crds/leaderpolicies.yaml``, ``deploy/crds/manuallocks.yaml``: copies of the chart's ``files/``
+  (the PrometheusRule, the dashboard ConfigMap and, with ``pools.enabled`` / ``manualLocks.enabled``,
+  the CRDs embed the same files).
 
 Helm is the one built from its Go module on first use (``zen_lead.localcluster.build``).
 """
@@ -114,11 +115,17 @@ do not edit. One define per component: the Roles include those of the enabled co
 
 def rules_template() -> str:
     sys.path.insert(0, str(ROOT / "src"))
-    from zen_lead.manager.controllers import CONTROLLERS, NODE_ZONE_RULES, POOL_POD_WRITE_RULES
+    from zen_lead.manager.controllers import (
+        CONTROLLERS,
+        NODE_ZONE_RULES,
+        POOL_POD_WRITE_RULES,
+        STATUS_API_RULES,
+    )
 
     sections = [(f"zen-lead.rules.{name}", spec.rules) for name, spec in sorted(CONTROLLERS.items())]
     sections.append(("zen-lead.rules.nodeZones", NODE_ZONE_RULES))
     sections.append(("zen-lead.rules.poolPodWrites", POOL_POD_WRITE_RULES))
+    sections.append(("zen-lead.rules.api", STATUS_API_RULES))
     out = [RULES_HEADER]
     for define, rules in sections:
         out.append(f'{{{{- define "{define}" -}}}}')
@@ -154,6 +161,7 @@ def generated(helm: Path) -> dict[Path, str]:
         DEPLOY / "prometheus" / "zen-lead-rules.yaml": (files / "zen-lead-rules.yaml").read_text(),
         DEPLOY / "grafana" / "zen-lead-dashboard.json": (files / "zen-lead-dashboard.json").read_text(),
         DEPLOY / "crds" / "leaderpolicies.yaml": (files / "crds" / "leaderpolicies.yaml").read_text(),
+        DEPLOY / "crds" / "manuallocks.yaml": (files / "crds" / "manuallocks.yaml").read_text(),
     }
 
 

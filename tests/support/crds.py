@@ -1,4 +1,5 @@
-"""The LeaderPolicy CRD installed from the chart's one copy, and waited for until it is served."""
+"""zen-lead's CRDs installed from the chart's one copy (``charts/zen-lead/files/crds``), and waited for
+until they are served."""
 
 from __future__ import annotations
 
@@ -10,15 +11,23 @@ from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 
 from tests.support.wait import eventually
 
-CRD = Path(__file__).resolve().parents[2] / "charts" / "zen-lead" / "files" / "crds" / "leaderpolicies.yaml"
+CRDS = Path(__file__).resolve().parents[2] / "charts" / "zen-lead" / "files" / "crds"
+CRD = CRDS / "leaderpolicies.yaml"  # the LeaderPolicy CRD (pools)
+MANUAL_LOCK_CRD = CRDS / "manuallocks.yaml"
+
+
+def install_crd(kube: Client, file: Path) -> None:
+    """Apply the CRD in ``file`` (server-side, forced) and wait until it is established."""
+    manifest = yaml.safe_load(file.read_text())
+    kube.apply(CustomResourceDefinition.from_dict(manifest), field_manager="zen-lead-tests", force=True)
+    name = manifest["metadata"]["name"]
+
+    def established() -> bool:
+        found = kube.get(CustomResourceDefinition, name)
+        return any(c.type == "Established" and c.status == "True" for c in (found.status.conditions or []))
+
+    eventually(established, what=f"the CRD {name} established")
 
 
 def install_pool_crd(kube: Client) -> None:
-    manifest = yaml.safe_load(CRD.read_text())
-    kube.apply(CustomResourceDefinition.from_dict(manifest), field_manager="zen-lead-tests", force=True)
-
-    def established() -> bool:
-        found = kube.get(CustomResourceDefinition, manifest["metadata"]["name"])
-        return any(c.type == "Established" and c.status == "True" for c in (found.status.conditions or []))
-
-    eventually(established, what="the LeaderPolicy CRD established")
+    install_crd(kube, CRD)

@@ -85,4 +85,10 @@ deploy/render.py. docs/deployment.md explains each verb; tests/cluster/deploy pr
 {{ include "zen-lead.rules.poolPodWrites" . }}
 {{- end }}
 {{- end }}
+{{- if .Values.manualLocks.enabled }}
+{{ include "zen-lead.rules.manuallocks" . }}
+{{- end }}
+{{- if .Values.api.enabled }}
+{{ include "zen-lead.rules.api" . }}
+{{- end }}
 {{- end -}}

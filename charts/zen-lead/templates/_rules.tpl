@@ -16,6 +16,24 @@ do not edit. One define per component: the Roles include those of the enabled co
   verbs: ["create", "patch"]
 {{- end -}}
 
+{{- define "zen-lead.rules.manuallocks" -}}
+- apiGroups: ["coordination.kube-zen.io"]
+  resources: ["manuallocks"]
+  verbs: ["get", "list", "watch", "update", "patch"]
+- apiGroups: ["coordination.kube-zen.io"]
+  resources: ["manuallocks/status"]
+  verbs: ["update", "patch"]
+- apiGroups: ["coordination.kube-zen.io"]
+  resources: ["manuallocks/finalizers"]
+  verbs: ["update"]
+- apiGroups: ["coordination.k8s.io"]
+  resources: ["leases"]
+  verbs: ["get", "list", "watch", "create", "update", "patch"]
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end -}}
+
 {{- define "zen-lead.rules.pools" -}}
 - apiGroups: ["coordination.kube-zen.io"]
   resources: ["leaderpolicies"]
@@ -59,4 +77,19 @@ do not edit. One define per component: the Roles include those of the enabled co
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["patch"]
+{{- end -}}
+
+{{- define "zen-lead.rules.api" -}}
+- apiGroups: ["coordination.k8s.io"]
+  resources: ["leases"]
+  verbs: ["get", "list", "watch", "create", "patch"]
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: [""]
+  resources: ["services"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["discovery.k8s.io"]
+  resources: ["endpointslices"]
+  verbs: ["get", "list", "watch"]
 {{- end -}}
