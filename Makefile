@@ -9,12 +9,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit cluster-test build bench clean
+.PHONY: demo test lint typecheck unit cluster-test build bench clean proto
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,bench]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,bench,api]'
 	@touch $@
 
 demo: $(STAMP)
@@ -39,6 +39,10 @@ unit: $(STAMP)
 
 bench: $(STAMP) build
 	$(BIN)/python -m bench
+
+# the API's generated code (Python stubs, packaged proto, Go package) from proto/zenlead/v1/zenlead.proto
+proto: $(STAMP)
+	$(BIN)/python tools/gen_proto.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info
