@@ -59,7 +59,8 @@ def test_status_lists_leaders_and_watch_redraws(
     header, *rows = text.splitlines()
     assert header.split() == ["KIND", "NAME", "LEADER", "TERM", "SINCE", "STATE"]
     by_name = {row.split()[1]: row.split() for row in rows}
-    assert by_name["web"][0] == "service" and by_name["web"][2].startswith("web-")
+    assert by_name["web"][0] == "service"
+    assert by_name["web"][2].startswith("web-")
     assert by_name["job"][:4] == ["lease", "job", "worker-1", "7"]
 
     watcher = subprocess.Popen(
@@ -97,7 +98,8 @@ def test_status_lists_leaders_and_watch_redraws(
 def test_status_says_what_is_wrong(api_server: ControllerProcess) -> None:
     refused = _status(api_server, "not-a-token")
     assert refused.returncode == 1
-    assert "HTTP 401" in refused.stderr and "does not accept this token" in refused.stderr
+    assert "HTTP 401" in refused.stderr
+    assert "does not accept this token" in refused.stderr
     unreachable = subprocess.run(
         [sys.executable, "-m", "zen_lead", "status", "--server", "http://127.0.0.1:1", "--token", "x"],
         capture_output=True,

@@ -105,7 +105,9 @@ def plan_take(
         record = observation.record
         if record.holder == holder and owner_of_record == owner:
             return Write(
-                renewed(record, lease_duration_seconds=ttl, timestamp=timestamp), owner, observation.resource_version
+                renewed(record, lease_duration_seconds=ttl, timestamp=timestamp),
+                owner,
+                observation.resource_version,
             )
         if record.holder == holder:  # the same name, someone else's tenure: not ours to take over
             return Retry(holder=record.holder, token=record.transitions, until=observation.expires_at)
