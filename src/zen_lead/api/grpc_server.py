@@ -28,6 +28,7 @@ from zen_lead.api.locks import LockRefused, LockRequest
 from zen_lead.api.pb import zenlead_pb2 as pb
 from zen_lead.api.pb import zenlead_pb2_grpc as pb_grpc
 from zen_lead.api.service import ApiService, Caller, Forbidden, NotServed, StaleRefused, Unauthenticated
+from zen_lead.kube.errors import ApiError, TransportError
 from zen_lead.kube.times import parse_time
 
 _KINDS = {pb.KIND_POOL: Kind.POOL, pb.KIND_SERVICE: Kind.SERVICE, pb.KIND_LEASE: Kind.LEASE}
@@ -58,6 +59,12 @@ async def _fail(context: grpc.aio.ServicerContext[Any, Any], error: Exception) -
     if isinstance(error, LockRefused):
         code = _REFUSAL_CODES.get(error.refusal.reason, grpc.StatusCode.FAILED_PRECONDITION)
         await context.abort(code, f"{error.refusal.reason}: {error.refusal.message}")
+    if isinstance(error, ApiError):
+        await context.abort(
+            grpc.StatusCode.INTERNAL, f"the apiserver refused the write: HTTP {error.code}: {error.message}"
+        )
+    if isinstance(error, TransportError):
+        await context.abort(grpc.StatusCode.UNAVAILABLE, f"the apiserver did not answer: {error}")
     raise error
 
 

@@ -25,6 +25,7 @@ from zen_lead.api.core.leaders import Kind, LeaderState, Target
 from zen_lead.api.core.validate import Invalid
 from zen_lead.api.locks import LockRefused, LockRequest
 from zen_lead.api.service import ApiService, Caller, Forbidden, NotServed, StaleRefused, Unauthenticated
+from zen_lead.kube.errors import ApiError, TransportError
 
 MAX_BODY = 16 * 1024
 WRITE_TIMEOUT = 30.0
@@ -90,6 +91,12 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _error(status, error.refusal.reason, error.refusal.message)
     except Unavailable as error:
         return _error(503, "Unavailable", str(error))
+    except ApiError as error:  # the apiserver refused our write: say so, with its words
+        return _error(
+            502, "ApiserverRefused", f"the apiserver refused the write: HTTP {error.code}: {error.message}"
+        )
+    except TransportError as error:
+        return _error(503, "Unavailable", f"the apiserver did not answer: {error}")
     except web.HTTPRequestEntityTooLarge:
         return _error(413, "TooLarge", f"the body is larger than {MAX_BODY} bytes")
 
@@ -147,8 +154,14 @@ async def _stream(
             try:
                 async with asyncio.timeout(WRITE_TIMEOUT):
                     await response.write(_frame(kind, state))
-            except (TimeoutError, ConnectionResetError):
-                break  # a reader that does not read (or is gone) costs nothing more
+            except TimeoutError:
+                # A reader that does not read: drop its connection (and the frames buffered for it).
+                # Ending the response instead would wait on the same full buffer, for ever.
+                if request.transport is not None:
+                    request.transport.abort()
+                break
+            except ConnectionResetError:
+                break  # a reader that is gone costs nothing more
     except asyncio.CancelledError:
         if request.app.get(_STOPPING_KEY):
             return response  # the server stops: the stream ends, the client resumes elsewhere
