@@ -8,10 +8,11 @@ An answer the apiserver could not give (unreachable, 5xx) is not cached and fail
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -108,6 +109,9 @@ class Authenticator:
         self.timeout = timeout
         self._tokens: _Expiring[bytes, User | None] = _Expiring(MAX_CACHED)
         self._access: _Expiring[tuple[User, Attributes], bool] = _Expiring(MAX_CACHED)
+        # reviews in flight: a thousand streams opened at once with one token make one review each kind
+        self._pending_tokens: dict[bytes, asyncio.Task[User | None]] = {}
+        self._pending_access: dict[tuple[User, Attributes], asyncio.Task[bool]] = {}
 
     async def authenticate(self, token: str) -> User | None:
         """The user ``token`` belongs to, or None when the cluster does not accept it."""
@@ -117,6 +121,9 @@ class Authenticator:
         if hit:
             AUTHN.labels("authenticated" if user else "rejected", "hit").inc()
             return user
+        return await _joined(self._pending_tokens, key, lambda: self._review_token(key, token, now))
+
+    async def _review_token(self, key: bytes, token: str, now: float) -> User | None:
         body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}}
         try:
             review = msgspec.json.decode(
@@ -142,6 +149,14 @@ class Authenticator:
         if hit:
             AUTHZ.labels(*labels, "allowed" if allowed else "denied", "hit").inc()
             return bool(allowed)
+        key = (user, attributes)
+        return await _joined(
+            self._pending_access, key, lambda: self._review_access(user, attributes, labels, now)
+        )
+
+    async def _review_access(
+        self, user: User, attributes: Attributes, labels: tuple[str, str], now: float
+    ) -> bool:
         resource = {
             "verb": attributes.verb,
             "group": attributes.group,
@@ -180,3 +195,14 @@ class Authenticator:
             )
         except (ApiError, TransportError, TimeoutError) as error:
             raise Unavailable(f"the apiserver did not answer the {resource[:-1]}: {error}") from error
+
+
+async def _joined(pending: dict[K, asyncio.Task[V]], key: K, review: Callable[[], Awaitable[V]]) -> V:
+    """The answer of the review of ``key`` already in flight, or of a new one (shielded: a caller that
+    gives up does not cancel it for the others)."""
+    task = pending.get(key)
+    if task is None:
+        task = asyncio.ensure_future(review())
+        pending[key] = task
+        task.add_done_callback(lambda _: pending.pop(key, None))
+    return await asyncio.shield(task)

@@ -140,6 +140,10 @@ class _Base:
 
 
 class LeadersServicer(_Base, pb_grpc.LeadersServicer):
+    def __init__(self, service: ApiService) -> None:
+        super().__init__(service)
+        self._events: dict[tuple[int, str], tuple[LeaderState, pb.WatchEvent]] = {}
+
     async def Get(
         self, request: pb.GetLeaderRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.LeaderState:
@@ -182,7 +186,20 @@ class LeadersServicer(_Base, pb_grpc.LeadersServicer):
         except Exception as error:
             await _fail(context, error)
         async for kind, state in self.service.events(target, after_term=after_term, heartbeat=heartbeat):
-            yield pb.WatchEvent(type=_EVENT_TYPES[kind], state=state_message(state))
+            yield self._event(kind, state)
+
+    def _event(self, kind: str, state: LeaderState) -> pb.WatchEvent:
+        """The event for ``state``, made once however many watchers are sent it (the service hands
+        every watcher of a change the same state object)."""
+        key = (id(state), kind)
+        cached = self._events.get(key)
+        if cached is not None and cached[0] is state:
+            return cached[1]
+        event = pb.WatchEvent(type=_EVENT_TYPES[kind], state=state_message(state))
+        if len(self._events) >= 1024:
+            self._events.clear()
+        self._events[key] = (state, event)
+        return event
 
 
 class LocksServicer(_Base, pb_grpc.LocksServicer):

@@ -27,6 +27,7 @@ from zen_lead.api.freshness import Freshness
 from zen_lead.api.locks import LockService
 from zen_lead.api.views import LeaderViews
 
+MEMO_SIZE = 1024
 #: How long a resumed watch waits for this replica's cache to reach the term the client has seen.
 CATCH_UP = 10.0
 
@@ -74,6 +75,7 @@ class ApiService:
         self.locks = locks
         self.freshness = freshness
         self.identity = identity
+        self._served: dict[int, tuple[LeaderState, float, LeaderState]] = {}
 
     # ---- who is asking ------------------------------------------------------------------------
     async def caller(self, authorization: str | None) -> Caller:
@@ -121,12 +123,20 @@ class ApiService:
 
     # ---- leaders ------------------------------------------------------------------------------
     def served(self, state: LeaderState) -> LeaderState:
-        return with_freshness(
-            state,
-            stale_seconds=self.freshness.stale_seconds(),
-            bound=self.freshness.bound,
-            served_by=self.identity,
+        """``state`` stamped with its freshness. One change offered to a thousand watchers is one
+        state object: it is stamped once (while the freshness is the same), and the front ends can
+        reuse what they make of it (``memo``)."""
+        stale_seconds = self.freshness.stale_seconds()
+        cached = self._served.get(id(state))
+        if cached is not None and cached[0] is state and cached[1] == stale_seconds:
+            return cached[2]
+        served = with_freshness(
+            state, stale_seconds=stale_seconds, bound=self.freshness.bound, served_by=self.identity
         )
+        if len(self._served) >= MEMO_SIZE:
+            self._served.clear()
+        self._served[id(state)] = (state, stale_seconds, served)
+        return served
 
     def leader(self, target: Target, *, refuse_stale: bool) -> LeaderState:
         state = self.served(self.views.state(target))

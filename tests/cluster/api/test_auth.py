@@ -86,3 +86,27 @@ def test_a_binding_taken_away_denies_after_the_cache_time(
     assert denied.body["reason"] == "Forbidden"
     assert api_server.metric("zen_lead_api_authorizations_total", result="denied") >= 1
     assert api_server.metric("zen_lead_api_authorizations_total", cache="hit") >= 0
+
+
+def test_concurrent_first_requests_share_one_review(
+    kube: Client, namespace: str, api_server: ControllerProcess
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    kube.create(service("web", namespace, selector={"app": "web"}, annotations=ENABLED))
+    grant(kube, namespace, "many", [PolicyRule(apiGroups=[""], resources=["services"], verbs=["get"])])
+    api = HttpApi(api_server.port("api"), token_for(kube, namespace, "many"))
+
+    def misses() -> tuple[float, float]:
+        return (
+            api_server.metric("zen_lead_api_authentications_total", cache="miss"),
+            api_server.metric("zen_lead_api_authorizations_total", cache="miss"),
+        )
+
+    before = misses()
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(lambda _: api.get(f"/v1/leader/service/{namespace}/web").status, range(20)))
+    assert answers == [200] * 20
+    after = misses()
+    # one TokenReview and one SubjectAccessReview for all twenty (the others waited for them or hit the cache)
+    assert (after[0] - before[0], after[1] - before[1]) == (1, 1)
