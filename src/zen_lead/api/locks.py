@@ -67,6 +67,7 @@ class LockService:
             plan = core.plan_take(
                 observation,
                 _owner(lease),
+                min_token=self.views.next_token(request.namespace, request.name),
                 holder=request.holder,
                 owner=request.owner,
                 ttl=ttl,
@@ -98,14 +99,18 @@ class LockService:
             fresh = True
 
     async def renew(self, request: LockRequest, token: int) -> LockView:
+        reread = False
         for _ in range(ATTEMPTS):
-            current = self._current(request.namespace, request.name)
-            if current is None:
-                raise LockRefused(
-                    Refusal("NotFound", f"lock {request.name} does not exist in {request.namespace}")
-                )
-            lease, observation = current
-            record = self._tenure(lease, request, token)
+            try:
+                _, observation, record = self._held(request, token)
+            except LockRefused:
+                if reread:
+                    raise
+                # refused by what the cache holds: it may be behind our own write on another replica;
+                # the apiserver decides before a holder is told its lock is gone
+                await self._reread(request.namespace, request.name)
+                reread = True
+                continue
             plan = core.plan_renew(
                 record,
                 owner=request.owner,
@@ -116,29 +121,42 @@ class LockService:
             if written is not None:
                 return written
             await self._reread(request.namespace, request.name)
+            reread = True
         raise LockRefused(
             Refusal("Conflict", f"lock {request.name} kept changing under the renewal; try again")
         )
 
+    def _held(self, request: LockRequest, token: int) -> tuple[Lease, Observation, LeaseRecord]:
+        current = self._current(request.namespace, request.name)
+        if current is None:
+            raise LockRefused(
+                Refusal("NotFound", f"lock {request.name} does not exist in {request.namespace}")
+            )
+        lease, observation = current
+        return lease, observation, self._tenure(lease, request, token)
+
     async def release(self, request: LockRequest, token: int) -> bool:
-        """True when released; a tenure that is over already (any refusal but NotOwner) is False."""
+        """True when released; a tenure that is over already (any refusal but NotOwner, confirmed by the
+        apiserver) is False."""
+        reread = False
         for _ in range(ATTEMPTS):
-            current = self._current(request.namespace, request.name)
-            if current is None:
-                return False
-            lease, observation = current
             try:
-                record = self._tenure(lease, request, token)
+                _, observation, record = self._held(request, token)
             except LockRefused as refused:
                 if refused.refusal.reason == "NotOwner":
                     raise
-                return False
+                if reread:
+                    return False
+                await self._reread(request.namespace, request.name)
+                reread = True
+                continue
             plan = core.plan_release(
                 record, timestamp=now_microtime(), resource_version=observation.resource_version
             )
             if await self._write(request.namespace, request.name, plan) is not None:
                 return True
             await self._reread(request.namespace, request.name)
+            reread = True
         raise LockRefused(
             Refusal("Conflict", f"lock {request.name} kept changing under the release; try again")
         )

@@ -74,6 +74,7 @@ class LeaderViews:
         self.slices = cache.informer(ENDPOINT_SLICES, label_selector=SLICE_SELECTOR)
         self.policies = cache.informer(LEADER_POLICIES) if pools else None
         self._observations: dict[tuple[str, str], Observation] = {}
+        self._highest: dict[tuple[str, str], int] = {}  # kept after a deletion: tokens never go back
         self._topics: dict[Target, Topic] = {}
         self._by_namespace: dict[str, set[Target]] = defaultdict(set)
         self._lease_waiters: dict[tuple[str, str], set[asyncio.Event]] = defaultdict(set)
@@ -156,7 +157,7 @@ class LeaderViews:
                 for lease in self.leases.items()
                 if lease.metadata.namespace == namespace
             ]
-        return sorted(found)
+        return sorted(found, key=lambda t: (t.kind.value, t.namespace, t.name))
 
     # ---- Lease observations -------------------------------------------------------------------
     def observation(self, namespace: str, name: str) -> Observation | None:
@@ -172,7 +173,14 @@ class LeaderViews:
             self._observations.get(key), record_of(lease.spec), lease.metadata.resource_version, now
         )
         self._observations[key] = folded
+        self._highest[key] = max(self._highest.get(key, 0), folded.record.transitions)
         return folded
+
+    def next_token(self, namespace: str, name: str) -> int:
+        """One more than the highest token this server has seen on Lease ``namespace/name``, even one
+        since deleted (0 when it never saw one): what a new tenure's token must at least be."""
+        highest = self._highest.get((namespace, name))
+        return 0 if highest is None else highest + 1
 
     async def lease_changed(self, namespace: str, name: str, within: float) -> None:
         """Return when Lease ``namespace/name`` changes, or after ``within`` seconds."""

@@ -19,6 +19,7 @@ from lightkube.resources.coordination_v1 import Lease
 from tests.cluster.api.conftest import ServerFactory
 from tests.support.api import LOCKS, HttpApi, grant, token_for
 from tests.support.controller import ControllerProcess
+from tests.support.wait import eventually
 from zen_lead.api.pb import zenlead_pb2 as pb
 from zen_lead.api.pb import zenlead_pb2_grpc as pb_grpc
 from zen_lead.election import LeaseRef, lock
@@ -189,3 +190,23 @@ async def test_grpc_acquire_keepalive_release(
         assert released.released
         after = await locks.Get(pb.GetLockRequest(namespace=namespace, name="rpc"), metadata=metadata)
         assert (after.held, after.token) == (False, held.token)
+
+
+def test_tokens_never_go_back_when_a_lock_lease_is_deleted(
+    kube: Client, namespace: str, api_server: ControllerProcess, locker: str
+) -> None:
+    api = HttpApi(api_server.port("api"), locker)
+    path = f"/v1/locks/gone:%s?namespace={namespace}"
+    tokens = []
+    for holder in ("a", "b"):
+        held = api.post(path % "acquire", {"holder": holder, "ttlSeconds": 30}).body
+        tokens.append(held["token"])
+        assert api.post(path % "release", {"holder": holder, "token": held["token"]}).body == {
+            "released": True
+        }
+    kube.delete(Lease, "gone", namespace=namespace)  # someone deletes the Lease: its count starts again
+    again = eventually(
+        lambda: (a := api.post(path % "acquire", {"holder": "c", "ttlSeconds": 30})).status == 200 and a.body,
+        what="the lock taken again",
+    )
+    assert again["token"] > tokens[-1], (tokens, again)  # this server remembers the highest it saw

@@ -98,9 +98,12 @@ def plan_take(
     ttl: int,
     now: float,
     timestamp: str,
+    min_token: int = 0,
 ) -> Write | Retry:
     """Taking a lock. The same (holder, owner) asking again while it holds the lock gets its tenure
-    back, renewed (an acquire retried after a lost answer must not look like someone else's)."""
+    back, renewed (an acquire retried after a lost answer must not look like someone else's). A new
+    tenure's token is at least ``min_token`` (one more than the highest this server has seen on a Lease
+    of this name: a deleted and re-created Lease does not hand out old tokens again)."""
     if observation is not None and observation.record.held and not observation.expired(now):
         record = observation.record
         if record.holder == holder and owner_of_record == owner:
@@ -112,7 +115,12 @@ def plan_take(
         if record.holder == holder:  # the same name, someone else's tenure: not ours to take over
             return Retry(holder=record.holder, token=record.transitions, until=observation.expires_at)
     plan = plan_acquire(
-        observation, identity=holder, lease_duration_seconds=ttl, now=now, timestamp=timestamp
+        observation,
+        identity=holder,
+        lease_duration_seconds=ttl,
+        now=now,
+        timestamp=timestamp,
+        min_transitions=min_token,
     )
     if isinstance(plan, Wait):
         token = observation.record.transitions if observation is not None else 0
