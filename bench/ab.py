@@ -144,7 +144,7 @@ class Scenario:
             name=f"controller-{name}",
             extra=["--no-leader-elect", "--log-level", "info", *extra],
             env={"PYTHONPATH": str(source)},  # this variant's source tree, ahead of the installed one
-            addresses_file="--addresses-file" in (source / "zen_lead" / "cli.py").read_text(),
+            addresses_file=_knows_addresses_file(source),
         )
         await asyncio.to_thread(controller.start, wait_ready=False)
         assert controller.proc is not None
@@ -291,3 +291,15 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _knows_addresses_file(source: Path) -> bool:
+    """Whether the variant's ``zen-lead run`` has ``--addresses-file`` (its command line is the module
+    ``zen_lead/cli.py`` in older revisions, the package ``zen_lead/cli/`` since)."""
+    cli = source / "zen_lead" / "cli.py"
+    texts = (
+        [cli.read_text()]
+        if cli.exists()
+        else [f.read_text() for f in (source / "zen_lead" / "cli").glob("*.py")]
+    )
+    return any("--addresses-file" in text for text in texts)
