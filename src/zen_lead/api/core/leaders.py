@@ -33,6 +33,7 @@ from zen_lead.constants import (
 )
 from zen_lead.election.record import Observation, record_of
 from zen_lead.kube.structs import EndpointSlice, Lease, Pod, Service
+from zen_lead.pools.core.decision import held_for
 
 
 class Kind(Enum):
@@ -168,7 +169,7 @@ def pool_state(
     if not record.held:
         return _none(target, exists=True, reason="released", term=record.transitions)
     annotations = lease.metadata.annotations
-    held_by_controller = annotations.get(ANNOTATION_HELD_BY) == f"{record.holder}#{record.transitions}"
+    held_by_controller = annotations.get(ANNOTATION_HELD_BY) == held_for(record.holder, record.transitions)
     member_lease = not held_by_controller and observation is not None and observation.record == record
     if member_lease and observation is not None and observation.expired(now):
         return _none(target, exists=True, reason="expired", term=record.transitions)
