@@ -48,3 +48,13 @@ def namespace(kube: Client, request: pytest.FixtureRequest) -> Iterator[str]:
     kube.create(Namespace(metadata=ObjectMeta(name=name, labels={"zen-lead.io/test": "true"})))
     yield name
     kube.delete(Namespace, name)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    """Keep the call phase's report on the item (``rep_call``): fixtures that run a controller print its
+    log when the test failed."""
+    report = yield
+    if report.when == "call":  # type: ignore[attr-defined]
+        item.rep_call = report  # type: ignore[attr-defined]
+    return report

@@ -79,11 +79,3 @@ def reader_token(kube: Client, namespace: str) -> str:
 @pytest.fixture
 def http(api_server: ControllerProcess, reader_token: str) -> HttpApi:
     return HttpApi(api_server.port("api"), reader_token)
-
-
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
-    report = yield
-    if report.when == "call":  # type: ignore[attr-defined]
-        item.rep_call = report  # type: ignore[attr-defined]
-    return report

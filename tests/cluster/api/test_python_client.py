@@ -13,7 +13,6 @@ replicas behind a headless Service."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import threading
@@ -31,6 +30,7 @@ from lightkube.resources.coordination_v1 import Lease
 from lightkube.resources.core_v1 import Pod
 
 from tests.cluster.api.conftest import ServerFactory
+from tests.cluster.election.test_outage import apiserver_pid
 from tests.cluster.pools.conftest import members, policy
 from tests.support.api import LOCKS, HttpApi, grant, token_for
 from tests.support.controller import ControllerProcess
@@ -107,11 +107,6 @@ def renewed_at(kube: Kube, namespace: str, name: str) -> float:
     """The Lease's renewTime (wall clock; the cluster runs on this machine)."""
     renew = kube.get(Lease, name, namespace=namespace).spec.renewTime
     return float(renew.timestamp()) if renew is not None else 0.0
-
-
-def apiserver_pid(cluster: ClusterInfo) -> int:
-    status = json.loads((cluster.state / "status.json").read_text())
-    return int(status["pids"]["kube-apiserver"])
 
 
 def seen(states: list[LeaderState]) -> list[tuple[int, str | None]]:

@@ -4,7 +4,6 @@ says the answer may be stale once it has been cut off past its bound, refuses it
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -12,17 +11,13 @@ import time
 from lightkube import Client
 
 from tests.cluster.api.conftest import ServerFactory
+from tests.cluster.election.test_outage import apiserver_pid
 from tests.support.api import HttpApi
 from tests.support.wait import eventually
 from tests.support.workload import deployment, service
 from zen_lead.localcluster import ClusterInfo
 
 ENABLED = {"zen-lead.io/enabled": "true"}
-
-
-def apiserver_pid(cluster: ClusterInfo) -> int:
-    status = json.loads((cluster.state / "status.json").read_text())
-    return int(status["pids"]["kube-apiserver"])
 
 
 def test_paused_apiserver_makes_answers_stale_then_fresh_again(

@@ -38,14 +38,6 @@ def controller(
         print(f"--- controller log ({process.log_path}) ---\n{process.tail(80)}")
 
 
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
-    report = yield
-    if report.when == "call":  # type: ignore[attr-defined]
-        item.rep_call = report  # type: ignore[attr-defined]
-    return report
-
-
 def leader_slices(kube: Client, namespace: str, leader_service: str) -> list[EndpointSlice]:
     return list(
         kube.list(EndpointSlice, namespace=namespace, labels={"kubernetes.io/service-name": leader_service})

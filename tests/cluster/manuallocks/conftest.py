@@ -55,14 +55,6 @@ def mlock_controller(
         print(f"--- controller log ({process.log_path}) ---\n{process.tail(80)}")
 
 
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
-    report = yield
-    if report.when == "call":  # type: ignore[attr-defined]
-        item.rep_call = report  # type: ignore[attr-defined]
-    return report
-
-
 def manual_lock(name: str, namespace: str, **spec: Any) -> Any:
     body = {"lockName": "db", "holder": "ops", **spec}
     if "ttl" not in body and "expiresAt" not in body:

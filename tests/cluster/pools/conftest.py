@@ -50,14 +50,6 @@ def pools_controller(
         print(f"--- controller log ({process.log_path}) ---\n{process.tail(80)}")
 
 
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
-    report = yield
-    if report.when == "call":  # type: ignore[attr-defined]
-        item.rep_call = report  # type: ignore[attr-defined]
-    return report
-
-
 def policy(name: str, namespace: str, **spec: Any) -> Any:
     return LeaderPolicy.from_dict(
         {
